@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages TriggerLab needs to build and test, and only those that are missing.
+# Idempotent: when everything is present it runs no apt command at all and takes well under a second.
+# On a system without apt/dpkg it prints the exact package list and exits non-zero.
+set -euo pipefail
+
+# Build: bindgen (clang) for ffmpeg-sys-next, FFmpeg 5.1 dev headers, ALSA headers for cpal.
+BUILD_PKGS=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  libswresample-dev libavfilter-dev libavdevice-dev libasound2-dev)
+# Test/run: the ffmpeg CLI makes test clips; Xvfb + lavapipe (mesa-vulkan-drivers) give wgpu an adapter
+# without a GPU or display.
+RUN_PKGS=(ffmpeg xvfb xauth mesa-vulkan-drivers libvulkan1 libegl1 libgl1-mesa-dri)
+ALL_PKGS=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup: this is not a Debian/Ubuntu system (no apt-get/dpkg-query)." >&2
+  echo "setup: install these packages (Debian names; FFmpeg >= 5.1 dev headers) with your package manager, plus a Rust toolchain >= 1.95:" >&2
+  echo "  ${ALL_PKGS[*]}" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${ALL_PKGS[@]}"; do
+  if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" != installed ]]; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=(sudo)
+  fi
+  echo "setup: installing ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found; install Rust >= 1.95 (https://rustup.rs)" >&2
+  exit 1
+fi

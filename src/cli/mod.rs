@@ -1,0 +1,62 @@
+//! Headless subcommands (`info`, later `apply`, `synth`, `poison`, `run`, `bench`) sharing
+//! `core`, `media`, `train` and `jobs` with the studio. Each prints one line to stderr and exits
+//! with status 1 on failure; nothing here panics on user input.
+
+pub mod info;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "triggerlab",
+    version,
+    about = "A desktop studio for backdoor triggers on video action recognition",
+    long_about = "With no subcommand, opens the studio window on the built-in demo clip."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub studio: StudioArgs,
+}
+
+/// Options for the studio window (ignored by subcommands).
+#[derive(Debug, Args, Default)]
+pub struct StudioArgs {
+    /// Render N frames once startup work has finished, then exit (for tests and scripts).
+    #[arg(long, value_name = "N")]
+    pub exit_after_frames: Option<u64>,
+    /// Save a PNG screenshot of the window before exiting (needs --exit-after-frames).
+    #[arg(long, value_name = "PNG")]
+    pub screenshot: Option<PathBuf>,
+    /// Open this video at startup.
+    #[arg(long, value_name = "FILE")]
+    pub open: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe a video file: size, frame rate, frame count, duration, codecs, audio.
+    Info(info::InfoArgs),
+}
+
+/// Runs a subcommand; the exit code is 0 on success, 1 on failure (after one line on stderr).
+pub fn run(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Info(args) => info::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("triggerlab: error: {}", one_line(&format!("{e:#}")));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Error texts from libraries sometimes carry newlines; the contract is one line on stderr.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,32 @@
+//! Entry point: no subcommand opens the studio, a subcommand runs headless.
+
+use clap::Parser;
+use std::process::ExitCode;
+use triggerlab::app::{StudioOptions, run};
+use triggerlab::cli::{Cli, run as run_cli};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    if let Some(command) = cli.command {
+        return run_cli(command);
+    }
+    let opts = StudioOptions {
+        exit_after_frames: cli.studio.exit_after_frames,
+        screenshot: cli.studio.screenshot,
+        open: cli.studio.open,
+    };
+    match run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("triggerlab: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

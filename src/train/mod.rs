@@ -1,0 +1,7 @@
+//! Learning: candle models, batching `core` clips into tensors, the trainer, the evaluator and
+//! checkpoints (safetensors). Depends only on `core`; runs on worker threads started by `jobs`.
+//!
+//! CPU by default; the `cuda` cargo feature adds candle's CUDA backend, and a CUDA request on a
+//! machine without one falls back to the CPU with a reason instead of failing.
+
+pub mod device;

@@ -1,0 +1,169 @@
+//! Test clips made on the fly with Debian's `ffmpeg` CLI (installed by scripts/setup.sh), so no
+//! media is committed and every test knows exactly what its input holds.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// A folder of fixtures shared by the tests of one test binary.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
+        .path()
+}
+
+/// Runs `ffmpeg` with `args` writing `name` into the fixture folder, once per process.
+pub fn make(name: &str, args: &[&str]) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = fixtures().join(name);
+    if out.exists() {
+        return out;
+    }
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run ffmpeg ({e}); install it with `bash scripts/setup.sh`")
+        });
+    assert!(status.success(), "ffmpeg failed making {name}");
+    out
+}
+
+/// 2 s of 320×240 test pattern at 25 fps, H.264 + stereo AAC at 44.1 kHz, in MP4.
+pub fn mp4_h264_aac() -> PathBuf {
+    make(
+        "h264_aac.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:duration=2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-ac",
+            "2",
+            "-shortest",
+        ],
+    )
+}
+
+/// 1.5 s at 24 fps, MPEG-4 Part 2 + mono MP3 at 22.05 kHz, in AVI.
+pub fn avi_mpeg4() -> PathBuf {
+    make(
+        "mpeg4_mp3.avi",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=176x144:rate=24:duration=1.5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300:sample_rate=22050:duration=1.5",
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "libmp3lame",
+            "-shortest",
+        ],
+    )
+}
+
+/// 30 frames at 29.97 fps, odd-ish size, H.264, no audio.
+pub fn mp4_no_audio() -> PathBuf {
+    make(
+        "ntsc_silent.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=200x150:rate=30000/1001",
+            "-frames:v",
+            "30",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    )
+}
+
+/// 20 frames of MPEG-2 in a program stream: the container does not know its frame count.
+pub fn mpeg2_ps() -> PathBuf {
+    make(
+        "mpeg2.mpg",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=25",
+            "-frames:v",
+            "20",
+            "-c:v",
+            "mpeg2video",
+            "-an",
+            "-f",
+            "mpeg",
+        ],
+    )
+}
+
+/// Audio only (no video stream at all).
+pub fn audio_only() -> PathBuf {
+    make(
+        "tone.m4a",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            "-c:a",
+            "aac",
+        ],
+    )
+}
+
+/// An H.264 MP4 with its index first (faststart), for truncation tests.
+pub fn mp4_faststart() -> PathBuf {
+    make(
+        "faststart.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25:duration=4",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+        ],
+    )
+}
+
+/// Writes `bytes` to a fixture file and returns its path.
+pub fn write(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = fixtures().join(name);
+    std::fs::write(&p, bytes).expect("write fixture");
+    p
+}
+
+/// The first `fraction` of `src`'s bytes, as a new fixture.
+pub fn truncated(src: &Path, name: &str, fraction: f64) -> PathBuf {
+    let bytes = std::fs::read(src).expect("read fixture");
+    let keep = (bytes.len() as f64 * fraction) as usize;
+    write(name, &bytes[..keep])
+}
