@@ -8,10 +8,12 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/triggerlab/target
 setup:
 	@bash scripts/setup.sh
 
-# Setup, release build, then the studio on the built-in demo.
-run: setup
+# Setup, release build, then the studio on the built-in demo. Checks for a display first, so a
+# headless machine is told at once instead of after a long build.
+run:
 	@if [[ -z "$${DISPLAY}$${WAYLAND_DISPLAY}" ]]; then \
 	  echo "make run: no display (neither DISPLAY nor WAYLAND_DISPLAY is set); run it in a desktop session" >&2; exit 1; fi
+	@bash scripts/setup.sh
 	cargo build --release --locked
 	"$(CARGO_TARGET_DIR)/release/triggerlab"
 

@@ -2,7 +2,10 @@
 # Installs the Debian packages TriggerLab needs to build and test, and only those that are missing.
 # Idempotent: when everything is present it runs no apt command at all and takes well under a second.
 # On a system without apt/dpkg it prints the exact package list and exits non-zero.
+# `setup.sh --check` only reports what is missing (exit 1 if anything is) and installs nothing.
 set -euo pipefail
+check_only=false
+[[ "${1:-}" == "--check" ]] && check_only=true
 
 # Build: bindgen (clang) for ffmpeg-sys-next, FFmpeg 5.1 dev headers, ALSA headers for cpal.
 BUILD_PKGS=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
@@ -25,6 +28,15 @@ for p in "${ALL_PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+
+if $check_only; then
+  if ((${#missing[@]})); then
+    echo "setup: missing packages: ${missing[*]} (run scripts/setup.sh to install them)" >&2
+    exit 1
+  fi
+  echo "setup: all ${#ALL_PKGS[@]} packages present"
+  exit 0
+fi
 
 if ((${#missing[@]})); then
   SUDO=()

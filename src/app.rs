@@ -352,11 +352,20 @@ fn apply_load_event(state: &mut StudioState, clip: usize, ev: LoadEvent) -> bool
                 return true;
             }
         }
-        LoadEvent::Finished { frames, hit_limit } => {
+        LoadEvent::Finished {
+            frames,
+            hit_limit,
+            warning,
+        } => {
             entry.load = LoadState::Ready { hit_limit };
             let name = entry.name.clone();
-            let note = if hit_limit { " (preview limit)" } else { "" };
-            state.info(format!("loaded {frames} frames of {name}{note}"));
+            match warning {
+                Some(w) => state.error(format!("loaded {frames} frames, but {w}")),
+                None => {
+                    let note = if hit_limit { " (preview limit)" } else { "" };
+                    state.info(format!("loaded {frames} frames of {name}{note}"));
+                }
+            }
             return true;
         }
         LoadEvent::Failed(msg) => {

@@ -18,16 +18,18 @@ pub enum LoadEvent {
         height: u32,
     },
     Frame(Frame),
-    /// All frames sent; `hit_limit` when decoding stopped at `max_frames`.
+    /// All frames sent; `hit_limit` when decoding stopped at `max_frames`; `warning` when the
+    /// file decoded but is damaged (e.g. truncated).
     Finished {
         frames: usize,
         hit_limit: bool,
+        warning: Option<String>,
     },
     /// One line naming the file and the cause.
     Failed(String),
 }
 
-/// Probes then decodes `path` on a worker thread named after the file, streaming frames back.
+/// Decodes then probes `path` on a worker thread named after the file, streaming frames back.
 pub fn load_video(
     path: PathBuf,
     opts: DecodeOptions,
@@ -41,16 +43,8 @@ pub fn load_video(
     );
     // A few frames of slack: enough to keep the UI fed, small enough to bound memory.
     start(name, 8, repaint, move |tx| {
-        let info = match probe(&path) {
-            Ok(info) => info,
-            Err(e) => {
-                tx.send(LoadEvent::Failed(e.to_string()));
-                return;
-            }
-        };
-        if !tx.send(LoadEvent::Info(Box::new(info))) {
-            return;
-        }
+        // Frames first, so the canvas fills at once; the probe can take as long as a full decode
+        // (containers without a frame count are counted frame by frame).
         let result = decode_frames(
             &path,
             opts,
@@ -63,17 +57,30 @@ pub fn load_video(
             },
             |frame| tx.send(LoadEvent::Frame(frame)),
         );
-        match result {
-            Ok(s) => {
-                tx.send(LoadEvent::Finished {
-                    frames: s.frames,
-                    hit_limit: s.frames >= opts.max_frames,
-                });
-            }
+        let summary = match result {
+            Ok(s) => s,
             Err(e) => {
                 tx.send(LoadEvent::Failed(e.to_string()));
+                return;
             }
+        };
+        if tx.is_cancelled() {
+            return;
         }
+        // A file can decode yet fail the probe (a truncated MP4 shows its surviving frames):
+        // keep the frames and pass the probe's finding on as a warning.
+        let warning = match probe(&path) {
+            Ok(info) => {
+                tx.send(LoadEvent::Info(Box::new(info)));
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        tx.send(LoadEvent::Finished {
+            frames: summary.frames,
+            hit_limit: summary.frames >= opts.max_frames,
+            warning,
+        });
     })
 }
 
