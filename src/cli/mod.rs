@@ -2,6 +2,8 @@
 //! `core`, `media`, `train` and `jobs` with the studio. Each prints one line to stderr and exits
 //! with status 1 on failure; nothing here panics on user input.
 
+pub mod apply;
+pub mod bench;
 pub mod info;
 
 use clap::{Args, Parser, Subcommand};
@@ -40,12 +42,20 @@ pub struct StudioArgs {
 pub enum Command {
     /// Describe a video file: size, frame rate, frame count, duration, codecs, audio.
     Info(info::InfoArgs),
+    /// Apply an attack spec (trigger + placement) to an image, and report its stealth.
+    Apply(apply::ApplyArgs),
+    /// Measure speed.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs a subcommand; the exit code is 0 on success, 1 on failure (after one line on stderr).
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Info(args) => info::run(&args),
+        Command::Apply(args) => apply::run(&args),
+        Command::Bench(args) => match &args.what {
+            bench::BenchWhat::Triggers(a) => bench::run(a),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,11 +5,23 @@
 //! experiment specs (serde), and procedural generators such as the demo clip.
 //!
 //! Never here: egui, wgpu, ffmpeg, cpal, candle, threads or file I/O. Those live in the layers
-//! above and call into `core`; `tests/architecture.rs` enforces it.
+//! above and call into `core`; `tests/architecture.rs` enforces it. (Data parallelism with rayon
+//! is used for speed; rayon's pool is not threads this layer manages.) Files a spec refers to
+//! reach `core` through [`assets::AssetLoader`], implemented by `media`.
 
+pub mod assets;
+pub mod attack;
+pub mod audio_trigger;
 pub mod clip;
 pub mod demo;
+pub mod metrics;
+pub mod placement;
+pub mod rng;
+pub mod spec_error;
 pub mod time;
+pub mod trigger;
 
+pub use attack::{AttackSpec, Poisoned, apply_clip, apply_image};
 pub use clip::{AudioBuffer, Clip, ClipError, Frame};
+pub use spec_error::SpecError;
 pub use time::Rational;

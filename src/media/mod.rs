@@ -7,6 +7,8 @@
 //! Errors name the file and the cause in one line ([`MediaError`]); nothing here panics on bad
 //! input, and files are written atomically (temp name, then rename).
 
+pub mod assets;
+pub mod audio_decode;
 pub mod audio_out;
 pub mod decode;
 mod error;

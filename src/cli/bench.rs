@@ -1,0 +1,218 @@
+//! `triggerlab bench triggers [--json]`: trigger throughput on a batch of clips, in frames per
+//! second, with the machine's memory-copy bandwidth on the same buffer as the yardstick.
+
+use crate::core::Clip;
+use crate::core::assets::NoAssets;
+use crate::core::attack::{AttackSpec, apply_clip};
+use crate::core::placement::{FrameCtx, FrameSelection, TemporalSpec};
+use crate::core::trigger::{ClipLevel, KINDS, VisualTrigger};
+use crate::core::{Frame, Rational};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use rand::{RngCore, SeedableRng};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Every visual and natural trigger at each frame size.
+    Triggers(TriggerBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerBenchArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Square frame sizes to measure.
+    #[arg(long, value_delimiter = ',', default_value = "112,224")]
+    pub sizes: Vec<usize>,
+    #[arg(long, default_value_t = 8)]
+    pub clips: usize,
+    #[arg(long, default_value_t = 16)]
+    pub frames: usize,
+    /// Minimum measuring time per trigger and size (the best of 3 such runs is kept).
+    #[arg(long, default_value_t = 0.1)]
+    pub min_secs: f64,
+}
+
+#[derive(Serialize)]
+struct Row {
+    trigger: &'static str,
+    size: usize,
+    frames_per_sec: f64,
+    /// Frame bytes read + written per second.
+    gbytes_per_sec: f64,
+    /// How the frames were processed: in place on the batch buffer, or through `apply_clip`.
+    path: &'static str,
+}
+
+#[derive(Serialize)]
+struct Report {
+    results: Vec<Row>,
+    /// Copying the batch frame by frame on the same threads, bytes read + written per second.
+    memcpy_gbytes_per_sec: Vec<(usize, f64)>,
+    threads: usize,
+    clips: usize,
+    frames_per_clip: usize,
+    wall_secs: f64,
+}
+
+/// Runs `f` (which processes `frames` frames) repeatedly for at least `min` — three times — and
+/// returns the best rate in frames per second.
+fn measure(
+    min: Duration,
+    frames: usize,
+    mut f: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    f()?; // warm caches and lazy tables
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut iters = 0usize;
+        while start.elapsed() < min || iters == 0 {
+            f()?;
+            iters += 1;
+        }
+        best = best.max((iters * frames) as f64 / start.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// The trigger measured for `kind` at `size`: its defaults, except FTrojan's window, which is
+/// 16 at 112 px and 32 above (as the reference figures were taken).
+pub fn bench_trigger(kind: &str, size: usize) -> Option<VisualTrigger> {
+    let mut t = VisualTrigger::default_of(kind)?;
+    if let VisualTrigger::Ftrojan(f) = &mut t {
+        f.window = if size <= 112 { 16 } else { 32 };
+    }
+    Some(t)
+}
+
+pub fn run(args: &TriggerBenchArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let min = Duration::from_secs_f64(args.min_secs.max(0.001));
+    let n = args.clips * args.frames;
+    let mut rows = Vec::new();
+    let mut memcpy = Vec::new();
+    for &size in &args.sizes {
+        let len = size * size * 3;
+        let mut batch = vec![0u8; n * len];
+        rand_chacha::ChaCha8Rng::seed_from_u64(0).fill_bytes(&mut batch);
+        let pristine = batch.clone();
+
+        // The yardstick runs like the triggers: frame by frame on the same threads.
+        let mut dst = vec![0u8; batch.len()];
+        let copy_fps = measure(min, n, || {
+            dst.par_chunks_mut(len)
+                .zip(batch.par_chunks(len))
+                .for_each(|(d, s)| d.copy_from_slice(s));
+            Ok(())
+        })?;
+        let copy_gbs = copy_fps * 2.0 * len as f64 / 1e9;
+        memcpy.push((size, copy_gbs));
+
+        // The same clips as `Clip`s, for the clip-level triggers.
+        let clips: Vec<Clip> = pristine
+            .chunks_exact(len * args.frames)
+            .map(|c| {
+                let frames = c
+                    .chunks_exact(len)
+                    .map(|f| Frame::new(size as u32, size as u32, f.to_vec()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Clip::new(frames, Rational::from_int(25), None)
+            })
+            .collect::<Result<_, _>>()?;
+
+        for kind in KINDS {
+            let trigger = bench_trigger(kind, size).context("every kind has defaults")?;
+            let temporal = TemporalSpec::default();
+            let prepared = trigger.prepare("visual", size, size, &temporal, 0, &NoAssets)?;
+            let frames = args.frames;
+            let (fps, path) = match prepared.clip_level() {
+                ClipLevel::PerFrame => {
+                    batch.copy_from_slice(&pristine);
+                    let fps = measure(min, n, || {
+                        prepared
+                            .apply_batch(&mut batch, |i| FrameCtx {
+                                index: i % frames,
+                                ordinal: i % frames,
+                                count: frames,
+                            })
+                            .map_err(anyhow::Error::msg)
+                    })?;
+                    (fps, "batch_in_place")
+                }
+                ClipLevel::Tdba => {
+                    let weights = prepared.tdba_profile(frames)?.unwrap_or_default();
+                    let fps = measure(min, n, || {
+                        batch.par_chunks_mut(len).enumerate().for_each(|(i, px)| {
+                            prepared.apply_tdba(px, weights[i % frames]);
+                        });
+                        Ok(())
+                    })?;
+                    (fps, "batch_in_place")
+                }
+                ClipLevel::Lag(_) => {
+                    // Frames are re-ordered, not recomputed: apply_clip shares them.
+                    let mut spec = AttackSpec::visual(trigger.clone());
+                    spec.temporal.frames = FrameSelection::Range {
+                        start: frames / 4,
+                        len: frames / 2,
+                    };
+                    let fps = measure(min, n, || {
+                        for c in &clips {
+                            std::hint::black_box(apply_clip(&spec, c, &NoAssets)?);
+                        }
+                        Ok(())
+                    })?;
+                    (fps, "apply_clip")
+                }
+            };
+            rows.push(Row {
+                trigger: kind,
+                size,
+                frames_per_sec: fps,
+                gbytes_per_sec: fps * 2.0 * len as f64 / 1e9,
+                path,
+            });
+        }
+    }
+    let report = Report {
+        results: rows,
+        memcpy_gbytes_per_sec: memcpy,
+        threads: rayon::current_num_threads(),
+        clips: args.clips,
+        frames_per_clip: args.frames,
+        wall_secs: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "{} clips × {} frames, {} threads, {:.1} s",
+            report.clips, report.frames_per_clip, report.threads, report.wall_secs
+        );
+        for (size, g) in &report.memcpy_gbytes_per_sec {
+            println!("memcpy at {size}×{size}: {g:.2} GB/s (read + write)");
+        }
+        println!(
+            "{:<12} {:>5} {:>14} {:>10}",
+            "trigger", "size", "frames/s", "GB/s"
+        );
+        for r in &report.results {
+            println!(
+                "{:<12} {:>5} {:>14.0} {:>10.2}",
+                r.trigger, r.size, r.frames_per_sec, r.gbytes_per_sec
+            );
+        }
+    }
+    Ok(())
+}

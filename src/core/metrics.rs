@@ -1,0 +1,259 @@
+//! Stealth metrics: how visible (or audible) a trigger is.
+//!
+//! - PSNR in dB over all bytes of a frame (`None` when identical).
+//! - SSIM as Wang et al. 2004 with an 11-tap Gaussian window (σ = 1.5), K1 = 0.01, K2 = 0.03,
+//!   L = 255, computed per RGB channel over the positions where the window fits, then averaged
+//!   (the same as scikit-image's `structural_similarity(gaussian_weights=True, sigma=1.5,
+//!   use_sample_covariance=False, data_range=255, channel_axis=2)`).
+//! - L∞: the largest absolute change of any byte.
+//! - Temporal flicker: the mean over consecutive frame pairs of the mean |Δₜ − Δₜ₋₁|, where Δ is
+//!   the poisoned-minus-clean difference — 0 for a trigger that is the same on every frame,
+//!   large for one that changes.
+//! - Audio SNR in dB: clean energy over the energy of what was added.
+
+use super::clip::Frame;
+use serde::Serialize;
+
+pub fn psnr_db(a: &[u8], b: &[u8]) -> Option<f64> {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let d = f64::from(x) - f64::from(y);
+            d * d
+        })
+        .sum::<f64>()
+        / a.len().max(1) as f64;
+    (mse > 0.0).then(|| 10.0 * (255.0 * 255.0 / mse).log10())
+}
+
+pub fn linf(a: &[u8], b: &[u8]) -> u8 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| x.abs_diff(y))
+        .max()
+        .unwrap_or(0)
+}
+
+const SSIM_RADIUS: usize = 5;
+
+fn gaussian_taps() -> [f64; 2 * SSIM_RADIUS + 1] {
+    let sigma: f64 = 1.5;
+    let mut w = [0.0; 2 * SSIM_RADIUS + 1];
+    for (i, v) in w.iter_mut().enumerate() {
+        let x = i as f64 - SSIM_RADIUS as f64;
+        *v = (-x * x / (2.0 * sigma * sigma)).exp();
+    }
+    let s: f64 = w.iter().sum();
+    w.map(|v| v / s)
+}
+
+/// Separable Gaussian filter over the "valid" positions (window fully inside).
+fn filter_valid(x: &[f64], w: usize, h: usize, taps: &[f64]) -> (Vec<f64>, usize, usize) {
+    let k = taps.len();
+    let (vw, vh) = (w + 1 - k, h + 1 - k);
+    let mut tmp = vec![0.0; vw * h];
+    for y in 0..h {
+        for x0 in 0..vw {
+            tmp[y * vw + x0] = (0..k).map(|t| taps[t] * x[y * w + x0 + t]).sum();
+        }
+    }
+    let mut out = vec![0.0; vw * vh];
+    for y0 in 0..vh {
+        for x0 in 0..vw {
+            out[y0 * vw + x0] = (0..k).map(|t| taps[t] * tmp[(y0 + t) * vw + x0]).sum();
+        }
+    }
+    (out, vw, vh)
+}
+
+/// Mean SSIM of two same-sized frames; `None` if a side is shorter than the 11-pixel window.
+pub fn ssim(a: &Frame, b: &Frame) -> Option<f64> {
+    let (w, h) = (a.width() as usize, a.height() as usize);
+    if (w, h) != (b.width() as usize, b.height() as usize)
+        || w < 2 * SSIM_RADIUS + 1
+        || h < 2 * SSIM_RADIUS + 1
+    {
+        return None;
+    }
+    let taps = gaussian_taps();
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let mut total = 0.0;
+    for c in 0..3 {
+        let pa: Vec<f64> = a
+            .rgb()
+            .iter()
+            .skip(c)
+            .step_by(3)
+            .map(|&v| f64::from(v))
+            .collect();
+        let pb: Vec<f64> = b
+            .rgb()
+            .iter()
+            .skip(c)
+            .step_by(3)
+            .map(|&v| f64::from(v))
+            .collect();
+        let prod = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).collect::<Vec<_>>();
+        let (mu_a, ..) = filter_valid(&pa, w, h, &taps);
+        let (mu_b, ..) = filter_valid(&pb, w, h, &taps);
+        let (aa, ..) = filter_valid(&prod(&pa, &pa), w, h, &taps);
+        let (bb, ..) = filter_valid(&prod(&pb, &pb), w, h, &taps);
+        let (ab, ..) = filter_valid(&prod(&pa, &pb), w, h, &taps);
+        let n = mu_a.len();
+        let mut sum = 0.0;
+        for i in 0..n {
+            let (ma, mb) = (mu_a[i], mu_b[i]);
+            let va = aa[i] - ma * ma;
+            let vb = bb[i] - mb * mb;
+            let cov = ab[i] - ma * mb;
+            sum += ((2.0 * ma * mb + c1) * (2.0 * cov + c2))
+                / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+        }
+        total += sum / n as f64;
+    }
+    Some(total / 3.0)
+}
+
+/// Mean |Δₜ − Δₜ₋₁| over consecutive frames (Δ = poisoned − clean); `None` for < 2 frames.
+pub fn temporal_flicker(clean: &[Frame], poisoned: &[Frame]) -> Option<f64> {
+    if clean.len() < 2 || clean.len() != poisoned.len() {
+        return None;
+    }
+    let mut sum = 0.0;
+    let mut n = 0usize;
+    for (c, p) in clean.windows(2).zip(poisoned.windows(2)) {
+        let (c0, c1, p0, p1) = (c[0].rgb(), c[1].rgb(), p[0].rgb(), p[1].rgb());
+        for i in 0..c1.len() {
+            let now = f64::from(p1[i]) - f64::from(c1[i]);
+            let before = f64::from(p0[i]) - f64::from(c0[i]);
+            sum += (now - before).abs();
+        }
+        n += c1.len();
+    }
+    Some(sum / n as f64)
+}
+
+/// 10·log10(Σ clean² / Σ (poisoned − clean)²); `None` when nothing changed.
+pub fn audio_snr_db(clean: &[f32], poisoned: &[f32]) -> Option<f64> {
+    let sig: f64 = clean.iter().map(|&v| f64::from(v).powi(2)).sum();
+    let noise: f64 = clean
+        .iter()
+        .zip(poisoned)
+        .map(|(&c, &p)| (f64::from(p) - f64::from(c)).powi(2))
+        .sum();
+    (noise > 0.0).then(|| 10.0 * (sig / noise).log10())
+}
+
+/// Per-frame and summary stealth figures of a poisoned clip against its clean original.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StealthReport {
+    /// Per frame, `null` where the frame is unchanged.
+    pub psnr_db: Vec<Option<f64>>,
+    pub ssim: Vec<Option<f64>>,
+    /// Means over the changed frames (`null` if none changed).
+    pub psnr_db_mean: Option<f64>,
+    pub ssim_mean: Option<f64>,
+    pub linf: u8,
+    pub temporal_flicker: Option<f64>,
+    pub audio_snr_db: Option<f64>,
+}
+
+pub fn stealth(
+    clean: &[Frame],
+    poisoned: &[Frame],
+    audio: Option<(&[f32], &[f32])>,
+) -> StealthReport {
+    let psnr: Vec<Option<f64>> = clean
+        .iter()
+        .zip(poisoned)
+        .map(|(a, b)| psnr_db(a.rgb(), b.rgb()))
+        .collect();
+    let ssim_v: Vec<Option<f64>> = clean
+        .iter()
+        .zip(poisoned)
+        .zip(&psnr)
+        .map(|((a, b), p)| if p.is_some() { ssim(a, b) } else { Some(1.0) })
+        .collect();
+    let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let changed: Vec<usize> = (0..psnr.len()).filter(|&i| psnr[i].is_some()).collect();
+    StealthReport {
+        psnr_db_mean: mean(changed.iter().filter_map(|&i| psnr[i]).collect()),
+        ssim_mean: mean(changed.iter().filter_map(|&i| ssim_v[i]).collect()),
+        ssim: (0..psnr.len())
+            .map(|i| if psnr[i].is_some() { ssim_v[i] } else { None })
+            .collect(),
+        psnr_db: psnr,
+        linf: clean
+            .iter()
+            .zip(poisoned)
+            .map(|(a, b)| linf(a.rgb(), b.rgb()))
+            .max()
+            .unwrap_or(0),
+        temporal_flicker: temporal_flicker(clean, poisoned),
+        audio_snr_db: audio.and_then(|(c, p)| audio_snr_db(c, p)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(w: u32, h: u32, f: impl Fn(usize) -> u8) -> Frame {
+        Frame::new(w, h, (0..(w * h * 3) as usize).map(f).collect::<Vec<_>>()).expect("sized")
+    }
+
+    #[test]
+    fn psnr_and_linf() {
+        assert_eq!(psnr_db(&[1, 2, 3], &[1, 2, 3]), None);
+        // MSE 1 → 10·log10(65025) = 48.1308 dB
+        let p = psnr_db(&[10, 10], &[11, 9]).expect("differs");
+        assert!((p - 48.130_803_608).abs() < 1e-6, "{p}");
+        assert_eq!(linf(&[0, 100, 5], &[3, 90, 5]), 10);
+    }
+
+    #[test]
+    fn ssim_identity_and_ordering() {
+        let a = frame(24, 20, |i| ((i * 31) % 200) as u8);
+        assert!((ssim(&a, &a).expect("fits") - 1.0).abs() < 1e-12);
+        let slight = frame(24, 20, |i| ((i * 31) % 200) as u8 + (i % 3) as u8);
+        let heavy = frame(24, 20, |i| ((i * 31) % 200) as u8 / 2);
+        let (s1, s2) = (
+            ssim(&a, &slight).expect("fits"),
+            ssim(&a, &heavy).expect("fits"),
+        );
+        assert!(s1 > s2 && s1 < 1.0, "{s1} {s2}");
+        // The same pairs through scikit-image 0.26 `structural_similarity(gaussian_weights=True,
+        // sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=2)`.
+        assert!((s1 - 0.999_917_075_569_628_4).abs() < 1e-9, "{s1}");
+        assert!((s2 - 0.640_328_558_506_854_4).abs() < 1e-9, "{s2}");
+        assert_eq!(ssim(&frame(8, 8, |_| 0), &frame(8, 8, |_| 0)), None);
+    }
+
+    #[test]
+    fn flicker_is_zero_for_a_constant_delta() {
+        let clean: Vec<Frame> = (0..3)
+            .map(|t| frame(4, 4, move |i| (i + t * 7) as u8))
+            .collect();
+        let same: Vec<Frame> = (0..3)
+            .map(|t| frame(4, 4, move |i| (i + t * 7) as u8 + 5))
+            .collect();
+        assert_eq!(temporal_flicker(&clean, &same), Some(0.0));
+        let alt: Vec<Frame> = (0..3)
+            .map(|t| {
+                frame(4, 4, move |i| {
+                    (i + t * 7) as u8 + if t % 2 == 0 { 4 } else { 0 }
+                })
+            })
+            .collect();
+        assert_eq!(temporal_flicker(&clean, &alt), Some(4.0));
+    }
+
+    #[test]
+    fn audio_snr() {
+        let c = [0.5f32, -0.5, 0.5, -0.5];
+        let p = [0.55f32, -0.45, 0.55, -0.45];
+        let snr = audio_snr_db(&c, &p).expect("changed");
+        assert!((snr - 20.0).abs() < 1e-3, "{snr}"); // 0.25 / 0.0025 = 100 → 20 dB
+    }
+}

@@ -1,0 +1,392 @@
+//! Natural video triggers: the footage itself misbehaves, as real video does. They are temporal
+//! already, so static/dynamic does not apply; they act on the selected frames only.
+//!
+//! - `frame_lag`: `freeze` shows, on each selected frame, the last unselected frame before it (a
+//!   freeze for the length of the run); `drop` removes the selected frames and stretches the rest
+//!   over the clip (nearest frame in time).
+//! - `motion_blur`: the mean of `length` bilinear samples along a line at `angle_deg` through
+//!   each pixel (edges replicated).
+//! - `jpeg`: each frame re-encoded as JPEG at `quality` and decoded again.
+//! - `flicker`: brightness gain `1 + amplitude·sin(2π·frame/period_frames)`.
+//! - `shake`: a seeded translation per frame, uniform in ±`amplitude_px` on each axis, sub-pixel
+//!   (bilinear), edges replicated.
+//! - `color_cast`: white-balance gains per R, G, B channel.
+
+use crate::core::rng::{Stream, rng_for};
+use crate::core::spec_error::{SpecError, check_range};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LagMode {
+    #[default]
+    Freeze,
+    Drop,
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrameLagSpec {
+    pub mode: LagMode,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MotionBlurSpec {
+    /// Kernel length in pixels.
+    pub length: f64,
+    /// Direction of motion, degrees anticlockwise from the +x axis.
+    pub angle_deg: f64,
+}
+
+impl Default for MotionBlurSpec {
+    fn default() -> Self {
+        MotionBlurSpec {
+            length: 9.0,
+            angle_deg: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JpegSpec {
+    pub quality: u8,
+}
+
+impl Default for JpegSpec {
+    fn default() -> Self {
+        JpegSpec { quality: 20 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlickerSpec {
+    /// Relative gain swing, 0..1.
+    pub amplitude: f64,
+    pub period_frames: f64,
+}
+
+impl Default for FlickerSpec {
+    fn default() -> Self {
+        FlickerSpec {
+            amplitude: 0.15,
+            period_frames: 4.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShakeSpec {
+    pub amplitude_px: f64,
+}
+
+impl Default for ShakeSpec {
+    fn default() -> Self {
+        ShakeSpec { amplitude_px: 4.0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ColorCastSpec {
+    pub gains: [f64; 3],
+}
+
+impl Default for ColorCastSpec {
+    fn default() -> Self {
+        ColorCastSpec {
+            gains: [1.15, 1.0, 0.85],
+        }
+    }
+}
+
+/// Which source frame each output frame shows, for `frame_lag` (`selected` ascending).
+pub fn lag_sources(
+    mode: LagMode,
+    total: usize,
+    selected: &[usize],
+) -> Result<Vec<usize>, SpecError> {
+    let mut is_sel = vec![false; total];
+    for &s in selected {
+        is_sel[s] = true;
+    }
+    match mode {
+        LagMode::Freeze => {
+            let mut out = Vec::with_capacity(total);
+            let mut last_clean: Option<usize> = None;
+            let mut run_start = 0;
+            for t in 0..total {
+                if is_sel[t] {
+                    if t == 0 || !is_sel[t - 1] {
+                        run_start = t;
+                    }
+                    out.push(last_clean.unwrap_or(run_start));
+                } else {
+                    last_clean = Some(t);
+                    out.push(t);
+                }
+            }
+            Ok(out)
+        }
+        LagMode::Drop => {
+            let kept: Vec<usize> = (0..total).filter(|&t| !is_sel[t]).collect();
+            if kept.is_empty() {
+                return Err(SpecError::new(
+                    "temporal.frames",
+                    "frame_lag drop needs at least one unselected frame to stretch",
+                ));
+            }
+            Ok((0..total).map(|t| kept[t * kept.len() / total]).collect())
+        }
+    }
+}
+
+/// A sparse filter: output pixel = Σ w · input pixel at (x + dx, y + dy), edges replicated.
+/// Motion blur and camera shake are both this, with taps computed once per frame or trigger.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparseFilter {
+    taps: Vec<(isize, isize, f32)>,
+}
+
+impl SparseFilter {
+    /// Bilinear sampling at each (fractional) offset, weighted by `weight`, merged per integer
+    /// tap; zero-weight taps are dropped.
+    pub fn from_offsets(offsets: &[(f32, f32)], weight: f32) -> SparseFilter {
+        let mut taps: Vec<(isize, isize, f32)> = Vec::new();
+        let mut add = |dx: isize, dy: isize, w: f32| {
+            if w == 0.0 {
+                return;
+            }
+            match taps.iter_mut().find(|t| (t.0, t.1) == (dx, dy)) {
+                Some(t) => t.2 += w,
+                None => taps.push((dx, dy, w)),
+            }
+        };
+        for &(ox, oy) in offsets {
+            let (fx0, fy0) = (ox.floor(), oy.floor());
+            let (fx, fy) = (ox - fx0, oy - fy0);
+            let (x0, y0) = (fx0 as isize, fy0 as isize);
+            add(x0, y0, weight * (1.0 - fx) * (1.0 - fy));
+            add(x0 + 1, y0, weight * fx * (1.0 - fy));
+            add(x0, y0 + 1, weight * (1.0 - fx) * fy);
+            add(x0 + 1, y0 + 1, weight * fx * fy);
+        }
+        SparseFilter { taps }
+    }
+
+    pub fn apply(&self, src: &[u8], dst: &mut [u8], w: usize, h: usize, acc: &mut Vec<f32>) {
+        let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
+        acc.resize(w * 3, 0.0);
+        for y in 0..h {
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            for &(dx, dy, wt) in &self.taps {
+                let row = &src[clamp(y as isize + dy, h) * w * 3..][..w * 3];
+                for x in 0..w {
+                    let sx = clamp(x as isize + dx, w) * 3;
+                    let a = &mut acc[x * 3..x * 3 + 3];
+                    a[0] += wt * f32::from(row[sx]);
+                    a[1] += wt * f32::from(row[sx + 1]);
+                    a[2] += wt * f32::from(row[sx + 2]);
+                }
+            }
+            for (d, &a) in dst[y * w * 3..(y + 1) * w * 3].iter_mut().zip(acc.iter()) {
+                *d = super::to_u8(a);
+            }
+        }
+    }
+}
+
+/// Translates `src` by (`dx`, `dy`) into `dst` (content moves right/down for positive values),
+/// sub-pixel (bilinear), edges replicated.
+pub fn translate(src: &[u8], dst: &mut [u8], w: usize, h: usize, dx: f32, dy: f32) {
+    SparseFilter::from_offsets(&[(-dx, -dy)], 1.0).apply(src, dst, w, h, &mut Vec::new());
+}
+
+impl MotionBlurSpec {
+    pub fn validate(&self, field: &str) -> Result<(), SpecError> {
+        check_range(&format!("{field}.length"), self.length, 1.0, 256.0)?;
+        check_range(&format!("{field}.angle_deg"), self.angle_deg, -360.0, 360.0)
+    }
+
+    /// Sample offsets along the blur line.
+    fn offsets(&self) -> Vec<(f32, f32)> {
+        let n = self.length.round().max(1.0) as usize;
+        let (s, c) = self.angle_deg.to_radians().sin_cos();
+        let half = (self.length - 1.0) / 2.0;
+        (0..n)
+            .map(|k| {
+                let t = if n > 1 {
+                    -half + 2.0 * half * k as f64 / (n - 1) as f64
+                } else {
+                    0.0
+                };
+                // Image y grows downwards: anticlockwise on screen is −y.
+                ((t * c) as f32, (-t * s) as f32)
+            })
+            .collect()
+    }
+
+    /// The blur as a sparse filter: the mean of bilinear samples along the line.
+    pub fn filter(&self) -> SparseFilter {
+        let offs = self.offsets();
+        SparseFilter::from_offsets(&offs, 1.0 / offs.len() as f32)
+    }
+}
+
+impl JpegSpec {
+    pub fn validate(&self, field: &str) -> Result<(), SpecError> {
+        if !(1..=100).contains(&self.quality) {
+            return Err(SpecError::new(
+                format!("{field}.quality"),
+                "must be 1..=100",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Re-encodes the frame as JPEG in memory and decodes it back.
+    pub fn apply(&self, px: &mut [u8], w: usize, h: usize) -> Result<(), String> {
+        use image::ImageEncoder;
+        let mut buf = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, self.quality)
+            .write_image(px, w as u32, h as u32, image::ExtendedColorType::Rgb8)
+            .map_err(|e| format!("JPEG encode: {e}"))?;
+        let img = image::load_from_memory_with_format(&buf, image::ImageFormat::Jpeg)
+            .map_err(|e| format!("JPEG decode: {e}"))?
+            .to_rgb8();
+        px.copy_from_slice(img.as_raw());
+        Ok(())
+    }
+}
+
+impl FlickerSpec {
+    pub fn validate(&self, field: &str) -> Result<(), SpecError> {
+        check_range(&format!("{field}.amplitude"), self.amplitude, 0.0, 1.0)?;
+        check_range(
+            &format!("{field}.period_frames"),
+            self.period_frames,
+            1e-3,
+            1e9,
+        )
+    }
+
+    pub fn gain(&self, index: usize) -> f64 {
+        1.0 + self.amplitude * (std::f64::consts::TAU * index as f64 / self.period_frames).sin()
+    }
+}
+
+impl ShakeSpec {
+    pub fn validate(&self, field: &str) -> Result<(), SpecError> {
+        check_range(
+            &format!("{field}.amplitude_px"),
+            self.amplitude_px,
+            0.0,
+            1e4,
+        )
+    }
+
+    /// The seeded (dx, dy) of frame `index`.
+    pub fn offset(&self, seed: u64, index: usize) -> (f32, f32) {
+        let a = self.amplitude_px;
+        if a == 0.0 {
+            return (0.0, 0.0);
+        }
+        let mut rng = rng_for(seed, Stream::Shake, index as u64);
+        (
+            rng.random_range(-a..=a) as f32,
+            rng.random_range(-a..=a) as f32,
+        )
+    }
+}
+
+impl ColorCastSpec {
+    pub fn validate(&self, field: &str) -> Result<(), SpecError> {
+        for (c, g) in self.gains.iter().enumerate() {
+            check_range(&format!("{field}.gains[{c}]"), *g, 0.0, 16.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-channel lookup tables `v ↦ round(clip(v·gain))` (ties to even).
+pub fn gain_luts(gains: [f64; 3]) -> [[u8; 256]; 3] {
+    gains.map(|g| std::array::from_fn(|v| super::to_u8((v as f64 * g) as f32)))
+}
+
+/// Applies three per-channel lookup tables in place.
+pub fn apply_luts(px: &mut [u8], luts: &[[u8; 256]; 3]) {
+    for p in px.chunks_exact_mut(3) {
+        p[0] = luts[0][p[0] as usize];
+        p[1] = luts[1][p[1] as usize];
+        p[2] = luts[2][p[2] as usize];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freeze_and_drop_sources() {
+        assert_eq!(
+            lag_sources(LagMode::Freeze, 8, &[2, 3, 4]).expect("ok"),
+            vec![0, 1, 1, 1, 1, 5, 6, 7]
+        );
+        assert_eq!(
+            lag_sources(LagMode::Freeze, 4, &[0, 1]).expect("ok"),
+            vec![0, 0, 2, 3]
+        );
+        // Drop 2 of 8 and stretch the remaining 6 over 8 slots.
+        assert_eq!(
+            lag_sources(LagMode::Drop, 8, &[2, 3]).expect("ok"),
+            vec![0, 0, 1, 4, 5, 5, 6, 7]
+        );
+        assert!(lag_sources(LagMode::Drop, 3, &[0, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn horizontal_blur_of_a_vertical_edge() {
+        // 5×1 frame, left half black, right white; a 3-tap horizontal blur softens the edge.
+        let src = [
+            0u8, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+        ];
+        let mut dst = [0u8; 15];
+        MotionBlurSpec {
+            length: 3.0,
+            angle_deg: 0.0,
+        }
+        .filter()
+        .apply(&src, &mut dst, 5, 1, &mut Vec::new());
+        let r: Vec<u8> = dst.chunks(3).map(|p| p[0]).collect();
+        assert_eq!(r, vec![0, 85, 170, 255, 255]);
+    }
+
+    #[test]
+    fn translate_and_luts() {
+        let src: Vec<u8> = (0..4u8).flat_map(|v| [v * 10; 3]).collect();
+        let mut dst = vec![0u8; 12];
+        translate(&src, &mut dst, 4, 1, 1.0, 0.0);
+        let r: Vec<u8> = dst.chunks(3).map(|p| p[0]).collect();
+        assert_eq!(r, vec![0, 0, 10, 20]); // content moved right; left edge replicated
+        let luts = gain_luts([2.0, 1.0, 0.5]);
+        let mut px = vec![100u8, 100, 101, 200, 7, 3];
+        apply_luts(&mut px, &luts);
+        assert_eq!(px, vec![200, 100, 50, 255, 7, 2]); // 50.5 → 50, 1.5 → 2 (ties to even)
+    }
+
+    #[test]
+    fn jpeg_round_trip_changes_but_stays_close() {
+        let (w, h) = (16, 16);
+        let src: Vec<u8> = (0..w * h * 3).map(|i| ((i * 37) % 256) as u8).collect();
+        let mut px = src.clone();
+        JpegSpec { quality: 10 }
+            .apply(&mut px, w, h)
+            .expect("codec");
+        assert_ne!(px, src);
+        assert!(JpegSpec { quality: 0 }.validate("v").is_err());
+    }
+}

@@ -1,0 +1,381 @@
+//! WaNet (Nguyen & Tran 2021): an imperceptible warp.
+//!
+//! A 2×k×k control grid `ins` (uniform in [−1, 1] from the seed, normalised `ins / mean|ins|`,
+//! or given as `control_grid`; channel 0 = x displacement, 1 = y) is upsampled to H×W with
+//! PyTorch's bicubic (A = −0.75, align_corners = true, border taps clamped);
+//! `grid = clip((identity + s·noise/H)·grid_rescale, −1, 1)` with `identity[i,j] = (lin(j), lin(i))`;
+//! the frame is sampled at `grid` like `grid_sample(bilinear, align_corners = true, zeros)`.
+//! `noise_mode` adds WaNet's cross-sample noise `U(−1, 1)/H` to the grid (clipped).
+//!
+//! Dynamic: a new control grid per frame (`grid`, the default).
+
+use crate::core::placement::{FrameCtx, Variation};
+use crate::core::rng::{Stream, rng_for};
+use crate::core::spec_error::{SpecError, check_finite, check_range};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WanetSpec {
+    #[serde(default = "default_k")]
+    pub k: usize,
+    #[serde(default = "default_s")]
+    pub s: f64,
+    #[serde(default = "one")]
+    pub grid_rescale: f64,
+    /// `[2][k][k]`; drawn from `seed` (or the attack's seed) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_grid: Option<Vec<Vec<Vec<f64>>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Use WaNet's "noise mode" grid (its cross samples) instead of the attack grid.
+    #[serde(default)]
+    pub noise_mode: bool,
+}
+
+fn default_k() -> usize {
+    4
+}
+fn default_s() -> f64 {
+    0.5
+}
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for WanetSpec {
+    fn default() -> Self {
+        WanetSpec {
+            k: default_k(),
+            s: default_s(),
+            grid_rescale: 1.0,
+            control_grid: None,
+            seed: None,
+            noise_mode: false,
+        }
+    }
+}
+
+/// Keys's cubic convolution weights for the 4 taps around `t` in [0, 1) (PyTorch, A = −0.75).
+pub fn cubic_weights(t: f64) -> [f64; 4] {
+    const A: f64 = -0.75;
+    let near = |x: f64| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
+    let far = |x: f64| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
+    [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)]
+}
+
+/// Bicubic upsampling of an `ih`×`iw` plane to `oh`×`ow`, align_corners = true, clamped taps.
+pub fn upsample_bicubic(src: &[f64], ih: usize, iw: usize, oh: usize, ow: usize) -> Vec<f64> {
+    // For each output coordinate: the 4 clamped source taps and their weights.
+    let axis = |o: usize, n_in: usize, n_out: usize| {
+        let scale = if n_out > 1 {
+            (n_in - 1) as f64 / (n_out - 1) as f64
+        } else {
+            0.0
+        };
+        let real = scale * o as f64;
+        let i0 = real.floor() as isize;
+        let w = cubic_weights(real - i0 as f64);
+        let idx: [usize; 4] =
+            std::array::from_fn(|k| (i0 - 1 + k as isize).clamp(0, n_in as isize - 1) as usize);
+        (idx, w)
+    };
+    let ys: Vec<_> = (0..oh).map(|o| axis(o, ih, oh)).collect();
+    let xs: Vec<_> = (0..ow).map(|o| axis(o, iw, ow)).collect();
+    let mut out = Vec::with_capacity(oh * ow);
+    for (yi, yw) in &ys {
+        for (xi, xw) in &xs {
+            let mut v = 0.0;
+            for a in 0..4 {
+                let row = yi[a] * iw;
+                let mut r = 0.0;
+                for b in 0..4 {
+                    r += xw[b] * src[row + xi[b]];
+                }
+                v += yw[a] * r;
+            }
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// The normalised random control grid WaNet draws: U(−1, 1), divided by its mean |value|.
+pub fn random_control_grid(k: usize, seed: u64, index: u64) -> Vec<f64> {
+    let mut rng = rng_for(seed, Stream::WanetGrid, index);
+    let ins: Vec<f64> = (0..2 * k * k)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let mean_abs = ins.iter().map(|v| v.abs()).sum::<f64>() / ins.len() as f64;
+    ins.iter()
+        .map(|v| v / mean_abs.max(f64::MIN_POSITIVE))
+        .collect()
+}
+
+/// The sampling grid (x, y in [−1, 1]) for an `h`×`w` frame, as pairs per pixel.
+pub fn warp_grid(ins: &[f64], k: usize, s: f64, rescale: f64, h: usize, w: usize) -> Vec<[f64; 2]> {
+    let nx = upsample_bicubic(&ins[..k * k], k, k, h, w);
+    let ny = upsample_bicubic(&ins[k * k..], k, k, h, w);
+    let lin = |i: usize, n: usize| {
+        if n > 1 {
+            -1.0 + 2.0 * i as f64 / (n - 1) as f64
+        } else {
+            -1.0
+        }
+    };
+    let hf = h as f64;
+    (0..h)
+        .flat_map(|i| (0..w).map(move |j| (i, j)))
+        .map(|(i, j)| {
+            let p = i * w + j;
+            [
+                ((lin(j, w) + s * nx[p] / hf) * rescale).clamp(-1.0, 1.0),
+                ((lin(i, h) + s * ny[p] / hf) * rescale).clamp(-1.0, 1.0),
+            ]
+        })
+        .collect()
+}
+
+/// WaNet's noise-mode grid: `clip(grid + U(−1, 1)/H, −1, 1)`.
+pub fn noise_mode_grid(grid: &[[f64; 2]], h: usize, seed: u64, index: u64) -> Vec<[f64; 2]> {
+    let mut rng = rng_for(seed, Stream::WanetNoiseMode, index);
+    grid.iter()
+        .map(|g| {
+            let dx: f64 = rng.random_range(-1.0..1.0);
+            let dy: f64 = rng.random_range(-1.0..1.0);
+            [
+                (g[0] + dx / h as f64).clamp(-1.0, 1.0),
+                (g[1] + dy / h as f64).clamp(-1.0, 1.0),
+            ]
+        })
+        .collect()
+}
+
+/// Bilinear taps of a grid: per output pixel, 4 source pixel indices and weights, with taps
+/// outside the frame given weight 0 (grid_sample's zero padding).
+#[derive(Clone, Debug)]
+pub struct Taps {
+    idx: Vec<[u32; 4]>,
+    wt: Vec<[f32; 4]>,
+}
+
+impl Taps {
+    pub fn from_grid(grid: &[[f64; 2]], h: usize, w: usize) -> Taps {
+        let mut idx = Vec::with_capacity(grid.len());
+        let mut wt = Vec::with_capacity(grid.len());
+        for g in grid {
+            let ix = (g[0] + 1.0) / 2.0 * (w - 1) as f64;
+            let iy = (g[1] + 1.0) / 2.0 * (h - 1) as f64;
+            let (x0, y0) = (ix.floor(), iy.floor());
+            let (fx, fy) = (ix - x0, iy - y0);
+            let (x0, y0) = (x0 as isize, y0 as isize);
+            let corners = [(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)];
+            let weights = [
+                (1.0 - fx) * (1.0 - fy),
+                fx * (1.0 - fy),
+                (1.0 - fx) * fy,
+                fx * fy,
+            ];
+            let mut ii = [0u32; 4];
+            let mut ww = [0f32; 4];
+            for k in 0..4 {
+                let (x, y) = corners[k];
+                if x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h {
+                    ii[k] = (y as usize * w + x as usize) as u32;
+                    ww[k] = weights[k] as f32;
+                }
+            }
+            idx.push(ii);
+            wt.push(ww);
+        }
+        Taps { idx, wt }
+    }
+
+    /// `dst[p] = Σ wₖ · src[tapₖ]`, rounded, clipped.
+    pub fn sample(&self, src: &[u8], dst: &mut [u8]) {
+        for ((out, ii), ww) in dst.chunks_exact_mut(3).zip(&self.idx).zip(&self.wt) {
+            for c in 0..3 {
+                let mut v = 0f32;
+                for k in 0..4 {
+                    v += ww[k] * f32::from(src[ii[k] as usize * 3 + c]);
+                }
+                out[c] = super::to_u8(v);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    spec: WanetSpec,
+    seed: u64,
+    h: usize,
+    w: usize,
+    taps: Taps,
+    variation: Option<Variation>,
+}
+
+impl WanetSpec {
+    fn control(&self, field: &str, seed: u64) -> Result<Vec<f64>, SpecError> {
+        let k = self.k;
+        match &self.control_grid {
+            None => Ok(random_control_grid(k, seed, 0)),
+            Some(g) => {
+                let f = format!("{field}.control_grid");
+                let ok = g.len() == 2
+                    && g.iter()
+                        .all(|c| c.len() == k && c.iter().all(|r| r.len() == k));
+                if !ok {
+                    return Err(SpecError::new(
+                        f,
+                        format!("must be 2×{k}×{k} (2 channels of k×k)"),
+                    ));
+                }
+                let flat: Vec<f64> = g.iter().flatten().flatten().copied().collect();
+                if let Some(bad) = flat.iter().find(|v| !v.is_finite()) {
+                    return Err(SpecError::new(f, format!("{bad} is not a finite number")));
+                }
+                Ok(flat)
+            }
+        }
+    }
+
+    fn grid(&self, ins: &[f64], h: usize, w: usize, seed: u64, index: u64) -> Vec<[f64; 2]> {
+        let g = warp_grid(ins, self.k, self.s, self.grid_rescale, h, w);
+        if self.noise_mode {
+            noise_mode_grid(&g, h, seed, index)
+        } else {
+            g
+        }
+    }
+
+    pub fn prepare(
+        &self,
+        field: &str,
+        fw: usize,
+        fh: usize,
+        seed: u64,
+        variation: Option<Variation>,
+    ) -> Result<Prepared, SpecError> {
+        if self.k < 2 || self.k > fw.min(fh) {
+            return Err(SpecError::new(
+                format!("{field}.k"),
+                format!(
+                    "must be between 2 and the frame's smaller side ({})",
+                    fw.min(fh)
+                ),
+            ));
+        }
+        check_range(&format!("{field}.s"), self.s, 0.0, 1e3)?;
+        check_finite(&format!("{field}.grid_rescale"), self.grid_rescale)?;
+        match &variation {
+            None | Some(Variation::Grid) => {}
+            Some(v) => {
+                return Err(SpecError::new(
+                    "temporal.variation",
+                    format!("{v:?} does not apply to wanet (use grid)"),
+                ));
+            }
+        }
+        let seed = self.seed.unwrap_or(seed);
+        let ins = self.control(field, seed)?;
+        let taps = Taps::from_grid(&self.grid(&ins, fh, fw, seed, 0), fh, fw);
+        Ok(Prepared {
+            spec: self.clone(),
+            seed,
+            h: fh,
+            w: fw,
+            taps,
+            variation,
+        })
+    }
+}
+
+impl Prepared {
+    /// Warps in place through `scratch` (a copy of the source frame).
+    pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx, scratch: &mut Vec<u8>) {
+        scratch.clear();
+        scratch.extend_from_slice(px);
+        match self.variation {
+            Some(Variation::Grid) => {
+                let index = ctx.index as u64 + 1;
+                let ins = random_control_grid(self.spec.k, self.seed, index);
+                let grid = self.spec.grid(&ins, self.h, self.w, self.seed, index);
+                Taps::from_grid(&grid, self.h, self.w).sample(scratch, px);
+            }
+            _ => self.taps.sample(scratch, px),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_bicubic_weights() {
+        assert_eq!(cubic_weights(0.5), [-0.09375, 0.59375, 0.59375, -0.09375]);
+        let w = cubic_weights(0.0);
+        assert_eq!(w, [0.0, 1.0, 0.0, 0.0]);
+        for t in [0.1, 0.37, 0.9] {
+            assert!((cubic_weights(t).iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn upsampling_keeps_corners_and_constants() {
+        let src = [1.0, 2.0, 3.0, 4.0];
+        let up = upsample_bicubic(&src, 2, 2, 5, 7);
+        assert_eq!(up[0], 1.0);
+        assert_eq!(up[6], 2.0);
+        assert_eq!(up[28], 3.0);
+        assert_eq!(up[34], 4.0);
+        let flat = upsample_bicubic(&[3.0; 9], 3, 3, 4, 4);
+        assert!(flat.iter().all(|v| (v - 3.0).abs() < 1e-12));
+    }
+
+    #[test]
+    fn zero_displacement_is_identity() {
+        let spec = WanetSpec {
+            k: 2,
+            control_grid: Some(vec![vec![vec![0.0; 2]; 2]; 2]),
+            ..Default::default()
+        };
+        let p = spec.prepare("v", 5, 3, 0, None).expect("ok");
+        let src: Vec<u8> = (0..45).map(|v| (v * 5) as u8).collect();
+        let mut px = src.clone();
+        p.apply(
+            &mut px,
+            &FrameCtx {
+                index: 0,
+                ordinal: 0,
+                count: 1,
+            },
+            &mut Vec::new(),
+        );
+        assert_eq!(px, src);
+    }
+
+    #[test]
+    fn control_grid_shape_is_checked() {
+        let spec = WanetSpec {
+            k: 4,
+            control_grid: Some(vec![vec![vec![0.0; 4]; 4]]),
+            ..Default::default()
+        };
+        assert_eq!(
+            spec.prepare("visual", 16, 16, 0, None)
+                .expect_err("1 channel")
+                .field,
+            "visual.control_grid"
+        );
+    }
+
+    #[test]
+    fn random_grid_is_normalised() {
+        let g = random_control_grid(4, 1, 0);
+        let mean_abs = g.iter().map(|v| v.abs()).sum::<f64>() / g.len() as f64;
+        assert!((mean_abs - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,267 @@
+//! `triggerlab apply` and `triggerlab bench triggers` from the outside.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn triggerlab(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_triggerlab"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run triggerlab")
+}
+
+/// A 64×48 test image with some structure.
+fn write_png(dir: &Path, name: &str) -> PathBuf {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8])
+    });
+    let p = dir.join(name);
+    img.save(&p).expect("save");
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn every_inline_form_of_the_issue_applies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = write_png(dir.path(), "in.png");
+    image::RgbImage::from_fn(8, 8, |x, y| {
+        image::Rgb([255 - (x * 30) as u8, (y * 30) as u8, 128])
+    })
+    .save(dir.path().join("pattern.png"))
+    .expect("pattern");
+    let grid: Vec<Vec<Vec<f64>>> = (0..2)
+        .map(|c| {
+            (0..4)
+                .map(|i| {
+                    (0..4)
+                        .map(|j| if (i + j + c) % 2 == 0 { 3.0 } else { -3.0 })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let grid = serde_json::to_string(&grid).expect("json");
+    let forms = [
+        ("badnets", r#"{"kind":"badnets","size":3,"anchor":"bottom_right","margin":0,"color":[255,255,255]}"#.to_string()),
+        ("blend", r#"{"kind":"blend","alpha":0.2,"pattern":{"image":"pattern.png"}}"#.to_string()),
+        ("sig", r#"{"kind":"sig","delta":40,"freq":6}"#.to_string()),
+        ("wanet", format!(r#"{{"kind":"wanet","k":4,"s":0.5,"grid_rescale":1,"control_grid":{grid}}}"#)),
+        ("wanet", r#"{"kind":"wanet","k":4,"s":0.5,"grid_rescale":1,"seed":1}"#.to_string()),
+        ("ftrojan", r#"{"kind":"ftrojan","window":16,"magnitude":30,"positions":[[7,7],[15,15]],"channels":["cr","cb"]}"#.to_string()),
+    ];
+    for (kind, spec) in forms {
+        let out = dir.path().join(format!("out_{kind}.png"));
+        let o = triggerlab(
+            &[
+                "apply",
+                "--trigger",
+                &spec,
+                "--input",
+                s(&input),
+                "--output",
+                s(&out),
+                "--json",
+            ],
+            dir.path(),
+        );
+        assert!(
+            o.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+        assert_eq!(v["trigger"], kind);
+        assert_eq!(
+            (v["width"].as_u64(), v["height"].as_u64()),
+            (Some(64), Some(48))
+        );
+        let psnr = v["stealth"]["psnr_db_mean"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{kind} changed nothing: {v}"));
+        assert!(psnr > 10.0 && psnr < 80.0, "{kind}: {psnr}");
+        assert!(v["stealth"]["ssim_mean"].as_f64().expect("ssim") <= 1.0);
+        let written = image::open(&out).expect("written").to_rgb8();
+        assert_eq!(written.dimensions(), (64, 48));
+    }
+    // BadNets 3×3 white patch at the bottom-right corner, nothing else touched.
+    let out = image::open(dir.path().join("out_badnets.png"))
+        .expect("png")
+        .to_rgb8();
+    let inp = image::open(&input).expect("png").to_rgb8();
+    for (x, y, p) in out.enumerate_pixels() {
+        let want = if x >= 61 && y >= 45 {
+            image::Rgb([255, 255, 255])
+        } else {
+            *inp.get_pixel(x, y)
+        };
+        assert_eq!(*p, want, "({x},{y})");
+    }
+}
+
+#[test]
+fn a_toml_spec_file_resolves_paths_next_to_it_and_seed_overrides() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = write_png(dir.path(), "in.png");
+    std::fs::create_dir(dir.path().join("specs")).expect("dir");
+    write_png(&dir.path().join("specs"), "p.png");
+    let spec = dir.path().join("specs/blend.toml");
+    std::fs::write(&spec, "version = 1\nseed = 3\n[visual]\nkind = \"blend\"\nalpha = 0.5\npattern = { image = \"p.png\" }\n").expect("spec");
+    let out = dir.path().join("o.png");
+    let o = triggerlab(
+        &[
+            "apply",
+            "--trigger",
+            s(&spec),
+            "--input",
+            s(&input),
+            "--output",
+            s(&out),
+            "--seed",
+            "9",
+            "--json",
+        ],
+        Path::new("/"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["seed"], 9);
+    // Blending an image with itself at any α leaves it unchanged.
+    assert!(v["stealth"]["psnr_db_mean"].is_null(), "{v}");
+}
+
+#[test]
+fn bad_input_exits_1_with_one_line_naming_the_problem() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = write_png(dir.path(), "in.png");
+    let out = dir.path().join("o.png");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                r#"{"kind":"badnets","size":80}"#.into(),
+                s(&input).into(),
+                s(&out).into(),
+            ],
+            "visual.size",
+        ),
+        (
+            vec![
+                r#"{"kind":"blend","alpha":1.5}"#.into(),
+                s(&input).into(),
+                s(&out).into(),
+            ],
+            "alpha",
+        ),
+        (
+            vec![
+                r#"{"kind":"sig","delta":40,"frequency":6}"#.into(),
+                s(&input).into(),
+                s(&out).into(),
+            ],
+            "frequency",
+        ),
+        (
+            vec![
+                r#"{"kind":"ftrojan","window":64}"#.into(),
+                s(&input).into(),
+                s(&out).into(),
+            ],
+            "window",
+        ),
+        (
+            vec![
+                r#"{"kind":"blend","pattern":{"image":"missing.png"}}"#.into(),
+                s(&input).into(),
+                s(&out).into(),
+            ],
+            "missing.png",
+        ),
+        (
+            vec![r#"{"kind":"sig"#.into(), s(&input).into(), s(&out).into()],
+            "JSON",
+        ),
+        (
+            vec!["no_such_spec.json".into(), s(&input).into(), s(&out).into()],
+            "no_such_spec.json",
+        ),
+        (
+            vec![
+                r#"{"kind":"sig"}"#.into(),
+                s(&dir.path().join("none.png")).into(),
+                s(&out).into(),
+            ],
+            "none.png",
+        ),
+        (
+            vec![
+                r#"{"kind":"sig"}"#.into(),
+                s(&input).into(),
+                "/nonexistent/dir/o.png".into(),
+            ],
+            "/nonexistent/dir/o.png",
+        ),
+        (
+            vec![
+                r#"{"kind":"sig"}"#.into(),
+                s(&input).into(),
+                s(&dir.path().join("o.mp4")).into(),
+            ],
+            "o.mp4",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = triggerlab(
+            &[
+                "apply",
+                "--trigger",
+                &args[0],
+                "--input",
+                &args[1],
+                "--output",
+                &args[2],
+            ],
+            dir.path(),
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.contains(needle), "expected `{needle}` in: {err}");
+        assert!(!err.contains("panicked"));
+    }
+    assert!(!out.exists(), "no output written on failure");
+}
+
+#[test]
+fn bench_triggers_json_has_a_row_per_trigger_and_size() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let o = triggerlab(
+        &[
+            "bench",
+            "triggers",
+            "--json",
+            "--sizes",
+            "32,48",
+            "--clips",
+            "1",
+            "--frames",
+            "4",
+            "--min-secs",
+            "0.001",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).expect("utf-8");
+    assert_eq!(text.trim().lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let rows = v["results"].as_array().expect("results");
+    assert_eq!(rows.len(), triggerlab::core::trigger::KINDS.len() * 2);
+    for r in rows {
+        assert!(r["frames_per_sec"].as_f64().expect("number") > 0.0, "{r}");
+        assert!(r["trigger"].is_string() && (r["size"] == 32 || r["size"] == 48));
+    }
+}
