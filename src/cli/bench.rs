@@ -165,7 +165,7 @@ pub fn run(args: &TriggerBenchArgs) -> anyhow::Result<()> {
                     let mut spec = AttackSpec::visual(trigger.clone());
                     spec.temporal.frames = FrameSelection::Range {
                         start: frames / 4,
-                        len: frames / 2,
+                        len: (frames / 2).max(1),
                     };
                     let fps = measure(min, n, || {
                         for c in &clips {

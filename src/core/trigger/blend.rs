@@ -173,6 +173,20 @@ fn blend_bias(px: &mut [u8], bias: &[f32], keep: f32) {
 }
 
 impl Prepared {
+    pub fn is_static(&self) -> bool {
+        self.variation.is_none()
+    }
+
+    /// The static kernel on the bytes `offset..offset + px.len()` of a frame (a row band), for
+    /// splitting large frames across threads. Only for a static blend.
+    pub fn apply_static_span(&self, px: &mut [u8], offset: usize) {
+        debug_assert!(self.is_static());
+        match &self.bias {
+            Some(bias) => blend_bias(px, &bias[offset..offset + px.len()], 1.0 - self.alpha),
+            None => blend_bytes(px, &self.t[offset..offset + px.len()], self.alpha),
+        }
+    }
+
     /// α on this frame.
     pub fn alpha_at(&self, ctx: &FrameCtx) -> f32 {
         match self.variation {

@@ -237,6 +237,10 @@ enum Kernel {
     ColorCast(Box<[[u8; 256]; 3]>),
 }
 
+/// Frames at least this large (≈ 580×580 RGB) are split into row bands across threads.
+const PAR_ROWS_MIN_BYTES: usize = 1 << 20;
+const ROWS_PER_BAND: usize = 32;
+
 /// Reusable per-worker buffers, so no frame allocates in the hot loop.
 #[derive(Default)]
 pub struct Scratch {
@@ -284,11 +288,60 @@ impl Prepared {
         }
     }
 
-    /// TDBA on one frame with its temporal weight.
+    /// TDBA on one frame with its temporal weight (row bands in parallel for large frames).
     pub fn apply_tdba(&self, px: &mut [u8], weight: f64) {
         if let Kernel::Tdba(t) = &self.kernel {
-            t.apply_frame(px, weight);
+            if px.len() < PAR_ROWS_MIN_BYTES {
+                t.apply_frame(px, weight);
+            } else {
+                let band = self.band_bytes();
+                px.par_chunks_mut(band)
+                    .enumerate()
+                    .for_each(|(i, c)| t.apply_span(c, i * band, weight));
+            }
         }
+    }
+
+    /// Bytes in a band of rows handed to one task when a frame is split across threads.
+    fn band_bytes(&self) -> usize {
+        self.w * 3 * ROWS_PER_BAND
+    }
+
+    /// Applies to one frame; large frames of the bandwidth-bound kernels are split into row
+    /// bands across threads (batches are already parallel over frames, so small frames are not).
+    pub fn apply_frame_rows(
+        &self,
+        px: &mut [u8],
+        ctx: &FrameCtx,
+        scratch: &mut Scratch,
+    ) -> Result<(), String> {
+        if px.len() < PAR_ROWS_MIN_BYTES || px.len() != self.w * self.h * 3 {
+            return self.apply_frame(px, ctx, scratch);
+        }
+        let band = self.band_bytes();
+        match &self.kernel {
+            Kernel::Blend(p) if p.is_static() => {
+                px.par_chunks_mut(band)
+                    .enumerate()
+                    .for_each(|(i, c)| p.apply_static_span(c, i * band));
+            }
+            Kernel::Sig(p) => {
+                let row = p.row_for(ctx, &mut scratch.floats);
+                px.par_chunks_mut(band)
+                    .for_each(|c| sig::Prepared::add_to_rows(c, row));
+            }
+            Kernel::ColorCast(luts) => px
+                .par_chunks_mut(band)
+                .for_each(|c| natural::apply_luts(c, luts)),
+            Kernel::Flicker(s) => {
+                let g = s.gain(ctx.index);
+                let luts = natural::gain_luts([g, g, g]);
+                px.par_chunks_mut(band)
+                    .for_each(|c| natural::apply_luts(c, &luts));
+            }
+            _ => return self.apply_frame(px, ctx, scratch),
+        }
+        Ok(())
     }
 
     /// Applies a per-frame trigger to one RGB frame in place. Frame lag and TDBA act on whole
@@ -358,7 +411,7 @@ impl Prepared {
             .par_chunks_mut(len)
             .enumerate()
             .try_for_each_init(Scratch::default, |scratch, (i, px)| {
-                self.apply_frame(px, &ctx_of(i), scratch)
+                self.apply_frame_rows(px, &ctx_of(i), scratch)
             })
     }
 }
@@ -400,6 +453,40 @@ mod tests {
         ];
         for (v, want) in cases {
             assert_eq!(to_u8(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn row_bands_give_the_same_result_as_one_pass() {
+        use crate::core::assets::NoAssets;
+        let (w, h) = (700, 520); // above the split threshold
+        let src: Vec<u8> = (0..w * h * 3).map(|i| (i * 7919 % 251) as u8).collect();
+        for kind in ["blend", "sig", "color_cast", "flicker", "tdba"] {
+            let t = VisualTrigger::default_of(kind).expect("defaults");
+            let p = t
+                .prepare("v", w, h, &TemporalSpec::default(), 1, &NoAssets)
+                .expect("prepares");
+            let ctx = FrameCtx {
+                index: 3,
+                ordinal: 3,
+                count: 8,
+            };
+            let (mut a, mut b) = (src.clone(), src.clone());
+            if kind == "tdba" {
+                let t = match &p.kernel {
+                    Kernel::Tdba(t) => t,
+                    _ => unreachable!(),
+                };
+                t.apply_frame(&mut a, 0.7);
+                p.apply_tdba(&mut b, 0.7);
+            } else {
+                p.apply_frame(&mut a, &ctx, &mut Scratch::default())
+                    .expect("one pass");
+                p.apply_frame_rows(&mut b, &ctx, &mut Scratch::default())
+                    .expect("bands");
+            }
+            assert_eq!(a, b, "{kind}");
+            assert_ne!(a, src, "{kind} changed the frame");
         }
     }
 

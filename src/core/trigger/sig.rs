@@ -108,6 +108,28 @@ impl SigSpec {
 }
 
 impl Prepared {
+    /// The row table this frame uses (static, or recomputed for a dynamic variation).
+    pub fn row_for<'a>(&'a self, ctx: &FrameCtx, scratch: &'a mut Vec<f32>) -> &'a [f32] {
+        match self.variation {
+            Some(Variation::Phase { cycles_per_frame }) => {
+                let phase = TAU * cycles_per_frame * ctx.ordinal as f64;
+                row_table(self.width, self.delta, self.freq, phase, scratch);
+                scratch
+            }
+            Some(Variation::Frequency { from, to }) => {
+                let f = from + (to - from) * ctx.progress();
+                row_table(self.width, self.delta, f, 0.0, scratch);
+                scratch
+            }
+            _ => &self.row,
+        }
+    }
+
+    /// Adds a row table to whole rows (a band of a frame).
+    pub fn add_to_rows(px: &mut [u8], row: &[f32]) {
+        add_rows(px, row);
+    }
+
     pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx, scratch: &mut Vec<f32>) {
         match self.variation {
             None => add_rows(px, &self.row),

@@ -144,6 +144,11 @@ impl Prepared {
     pub fn apply_frame(&self, px: &mut [u8], weight: f64) {
         add_scaled(px, &self.spatial, weight as f32);
     }
+
+    /// The same on the bytes `offset..offset + px.len()` of a frame (a row band).
+    pub fn apply_span(&self, px: &mut [u8], offset: usize, weight: f64) {
+        add_scaled(px, &self.spatial[offset..offset + px.len()], weight as f32);
+    }
 }
 
 #[cfg(test)]
