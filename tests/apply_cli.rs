@@ -265,3 +265,130 @@ fn bench_triggers_json_has_a_row_per_trigger_and_size() {
         assert!(r["trigger"].is_string() && (r["size"] == 32 || r["size"] == 48));
     }
 }
+
+fn make_video(dir: &Path) -> PathBuf {
+    let p = dir.join("clip.mp4");
+    let st = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=96x64:rate=12:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=300:sample_rate=16000:duration=1",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&p)
+        .status()
+        .expect("ffmpeg (install with scripts/setup.sh)");
+    assert!(st.success());
+    p
+}
+
+#[test]
+fn video_in_mp4_out_reports_stealth_and_codec_survival() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = make_video(dir.path());
+    let out = dir.path().join("poisoned.mp4");
+    let spec = r#"{"version":1,"visual":{"kind":"sig","delta":30,"freq":4},"temporal":{"frames":{"every":{"n":3}}},"audio":{"kind":"tone","freq_hz":2000,"duration_secs":0.25,"placement":"end"}}"#;
+    let o = triggerlab(
+        &[
+            "apply",
+            "--trigger",
+            spec,
+            "--input",
+            s(&input),
+            "--output",
+            s(&out),
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["frames"], 12);
+    assert_eq!(v["triggered_frames"], serde_json::json!([0, 3, 6, 9]));
+    assert!(v["stealth"]["temporal_flicker"].as_f64().expect("clip") > 0.0);
+    assert!(v["stealth"]["audio_snr_db"].is_number());
+    assert_eq!(v["audio_mix"]["duration_secs"], 0.25);
+    let sv = &v["codec_survival"];
+    let corr = sv["delta_correlation"].as_f64().expect("number");
+    assert!(corr > 0.8, "SIG survives H.264 at CRF 18: {corr}");
+    assert!(sv["psnr_after_db"].as_f64().is_some() && sv["psnr_before_db"].as_f64().is_some());
+    let info = triggerlab(&["info", s(&out), "--json"], dir.path());
+    let i: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    assert_eq!(
+        (i["frames"].as_u64(), i["video_codec"].as_str()),
+        (Some(12), Some("h264"))
+    );
+    assert_eq!(
+        i["audio"]["sample_rate_hz"], 16000,
+        "original audio kept, with the trigger mixed in"
+    );
+}
+
+#[test]
+fn video_in_png_frames_out_and_bad_video_outputs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = make_video(dir.path());
+    let frames = dir.path().join("frames");
+    let o = triggerlab(
+        &[
+            "apply",
+            "--trigger",
+            r#"{"kind":"badnets","size":8}"#,
+            "--input",
+            s(&input),
+            "--output",
+            s(&frames),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_dir(&frames).expect("dir").count(), 12);
+    let o = triggerlab(
+        &[
+            "apply",
+            "--trigger",
+            r#"{"kind":"sig"}"#,
+            "--input",
+            s(&input),
+            "--output",
+            s(&dir.path().join("x.avi")),
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("x.avi"));
+    let bad = dir.path().join("broken.mp4");
+    std::fs::write(&bad, b"\x00\x00\x00\x18ftypmp42 not really").expect("write");
+    let o = triggerlab(
+        &[
+            "apply",
+            "--trigger",
+            r#"{"kind":"sig"}"#,
+            "--input",
+            s(&bad),
+            "--output",
+            s(&dir.path().join("y.mp4")),
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("broken.mp4") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!dir.path().join("y.mp4").exists());
+}

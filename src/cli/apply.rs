@@ -1,9 +1,14 @@
 //! `triggerlab apply --trigger SPEC --input IN --output OUT [--seed N] [--json]`.
 
-use crate::core::attack::{AttackSpec, apply_image, parse_json, parse_toml};
+use crate::core::attack::{AttackSpec, apply_clip, apply_image, parse_json, parse_toml};
 use crate::core::metrics::stealth;
 use crate::media::assets::FileAssets;
+use crate::media::decode::{AudioRequest, DecodeRequest, Sampling, decode_clip};
+use crate::media::encode::{EncodeOptions, write_mp4, write_png_sequence};
 use crate::media::image_io::{load_rgb, save_rgb};
+use crate::media::probe::probe;
+use crate::media::reader::SizeMode;
+use crate::media::survival::{Survival, codec_survival};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::Serialize;
@@ -15,10 +20,11 @@ pub struct ApplyArgs {
     /// object such as '{"kind":"sig","delta":40,"freq":6}').
     #[arg(long, value_name = "SPEC")]
     pub trigger: String,
-    /// Input image (.png, .jpg). Video input arrives with the media layer's encoder.
+    /// Input: an image (.png, .jpg) or any video FFmpeg reads.
     #[arg(long, value_name = "IN")]
     pub input: PathBuf,
-    /// Output image (.png, .jpg); written atomically.
+    /// Output: an image (.png, .jpg) for an image input; for a video input an .mp4 (H.264 + AAC)
+    /// or a folder for a PNG sequence. Written atomically.
     #[arg(long, value_name = "OUT")]
     pub output: PathBuf,
     /// Overrides the spec's seed.
@@ -67,10 +73,140 @@ struct ApplyReport<'a> {
     input: &'a Path,
     output: &'a Path,
     trigger: Option<&'a str>,
+    audio_trigger: Option<&'a str>,
     seed: u64,
     width: u32,
     height: u32,
+    frames: usize,
+    triggered_frames: Vec<usize>,
     stealth: crate::core::metrics::StealthReport,
+    audio_mix: Option<crate::core::audio_trigger::MixReport>,
+    /// For video output: how much of the trigger survived encoding.
+    codec_survival: Option<Survival>,
+}
+
+/// Above this many bytes of decoded frames, `apply` refuses (it holds the clip in memory).
+const MAX_CLIP_BYTES: u64 = 4 << 30;
+
+fn is_video_out(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"))
+}
+
+fn run_video(args: &ApplyArgs, spec: &AttackSpec, base: PathBuf) -> anyhow::Result<()> {
+    let (png_dir, mp4) = (
+        args.output.extension().is_none(),
+        is_video_out(&args.output),
+    );
+    if !png_dir && !mp4 {
+        bail!(
+            "{}: a video is written as .mp4, or as PNG frames into a folder (a path without extension)",
+            args.output.display()
+        );
+    }
+    let info = probe(&args.input)?;
+    let bytes = u64::from(info.width) * u64::from(info.height) * 3 * info.frames;
+    if bytes > MAX_CLIP_BYTES {
+        bail!(
+            "{}: {} frames of {}×{} need {:.1} GB in memory; `apply` holds whole clips (cut the video first)",
+            args.input.display(),
+            info.frames,
+            info.width,
+            info.height,
+            bytes as f64 / 1e9
+        );
+    }
+    let req = DecodeRequest {
+        size: SizeMode::Native,
+        sampling: Sampling::All,
+        audio: info.audio.as_ref().map(|a| AudioRequest {
+            sample_rate_hz: a.sample_rate_hz,
+            channels: a.channels,
+        }),
+        max_frames: None,
+    };
+    let decoded = decode_clip(&args.input, &req)?;
+    let clean = decoded.clip;
+    let out = apply_clip(spec, &clean, &FileAssets::new(base))
+        .with_context(|| args.input.display().to_string())?;
+    let opts = EncodeOptions::default();
+    let survival = if mp4 {
+        write_mp4(&out.clip, &args.output, &opts)?;
+        Some(codec_survival(&clean, &out.clip, &args.output, &opts)?)
+    } else {
+        write_png_sequence(&out.clip, &args.output)?;
+        None
+    };
+    let audio = match (clean.audio(), out.clip.audio()) {
+        (Some(a), Some(b)) => Some((a.samples(), b.samples())),
+        _ => None,
+    };
+    let (w, h) = clean.size().unwrap_or((0, 0));
+    let report = ApplyReport {
+        input: &args.input,
+        output: &args.output,
+        trigger: spec.visual.as_ref().map(|v| v.kind()),
+        audio_trigger: spec.audio.as_ref().map(|a| a.kind()),
+        seed: spec.seed,
+        width: w,
+        height: h,
+        frames: clean.frames().len(),
+        triggered_frames: out.selected.clone(),
+        stealth: stealth(clean.frames(), out.clip.frames(), audio),
+        audio_mix: out.audio.clone(),
+        codec_survival: survival,
+    };
+    print_report(args, &report)
+}
+
+fn print_report(args: &ApplyArgs, report: &ApplyReport) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string(report)?);
+        return Ok(());
+    }
+    let s = &report.stealth;
+    let psnr = s
+        .psnr_db_mean
+        .map_or("∞ (unchanged)".into(), |p| format!("{p:.2} dB"));
+    let ssim = s.ssim_mean.map_or("—".into(), |v| format!("{v:.4}"));
+    println!(
+        "applied {} to {} → {} ({} of {} frames)\nPSNR {psnr} · SSIM {ssim} · L∞ {}",
+        report.trigger.or(report.audio_trigger).unwrap_or("nothing"),
+        args.input.display(),
+        args.output.display(),
+        report.triggered_frames.len(),
+        report.frames,
+        s.linf
+    );
+    if let Some(f) = s.temporal_flicker {
+        println!("temporal flicker {f:.3}");
+    }
+    if let Some(m) = &report.audio_mix {
+        println!(
+            "audio: {:.3} s at {:.3} s, SNR {} dB, {} samples clipped",
+            m.duration_secs,
+            m.start_secs,
+            m.snr_db.map_or("∞".into(), |v| format!("{v:.1}")),
+            m.clipped_samples
+        );
+    }
+    if let Some(sv) = &report.codec_survival {
+        let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.3}"));
+        println!(
+            "after encoding: PSNR {} → {} dB, trigger delta correlation {}, energy kept {}",
+            f(sv.psnr_before_db),
+            f(sv.psnr_after_db),
+            f(sv.delta_correlation),
+            f(sv.delta_energy_ratio)
+        );
+    }
+    if args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+    {
+        println!("note: JPEG output is lossy; the figures are for the image before encoding");
+    }
+    Ok(())
 }
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<()> {
@@ -78,13 +214,14 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
         spec.seed = seed;
     }
-    for p in [&args.input, &args.output] {
-        if !is_image(p) {
-            bail!(
-                "{}: `apply` reads and writes images (.png, .jpg) for now; video arrives with the media layer's encoder",
-                p.display()
-            );
-        }
+    if !is_image(&args.input) {
+        return run_video(args, &spec, base);
+    }
+    if !is_image(&args.output) {
+        bail!(
+            "{}: an image input is written as .png or .jpg",
+            args.output.display()
+        );
     }
     let clean = load_rgb(&args.input)?;
     let poisoned = apply_image(&spec, &clean, &FileAssets::new(base))
@@ -94,37 +231,19 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<()> {
         input: &args.input,
         output: &args.output,
         trigger: spec.visual.as_ref().map(|v| v.kind()),
+        audio_trigger: None,
         seed: spec.seed,
         width: clean.width(),
         height: clean.height(),
+        frames: 1,
+        triggered_frames: vec![0],
         stealth: stealth(
             std::slice::from_ref(&clean),
             std::slice::from_ref(&poisoned),
             None,
         ),
+        audio_mix: None,
+        codec_survival: None,
     };
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        let s = &report.stealth;
-        let psnr = s
-            .psnr_db_mean
-            .map_or("∞ (unchanged)".into(), |p| format!("{p:.2} dB"));
-        let ssim = s.ssim_mean.map_or("—".into(), |v| format!("{v:.4}"));
-        println!(
-            "applied {} to {} → {}\nPSNR {psnr} · SSIM {ssim} · L∞ {}",
-            report.trigger.unwrap_or("nothing"),
-            args.input.display(),
-            args.output.display(),
-            s.linf
-        );
-        if !args
-            .output
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        {
-            println!("note: JPEG output is lossy; the figures are for the image before encoding");
-        }
-    }
-    Ok(())
+    print_report(args, &report)
 }

@@ -1,16 +1,229 @@
-//! Decoding video frames into `core::Frame`s for the studio's canvas.
-//!
-//! This is the first, simple decoder: frames in stream order, scaled to fit a size limit, handed
-//! to a callback one at a time so the caller (a worker thread) can stream them out and stop early.
+//! Whole clips: frames sized and sampled as asked, with audio at a requested rate and channel
+//! count, aligned so that audio sample 0 is at the time of frame 0.
 
 use super::error::{MediaCause, MediaError};
-use super::probe::{open_input, rational, video_stream_index};
-use crate::core::{Frame, Rational};
-use ffmpeg::format::Pixel;
-use ffmpeg::software::scaling;
-use ffmpeg_next as ffmpeg;
+use super::reader::{AudioReader, Rotation, SizeMode, VideoReader};
+use crate::core::{AudioBuffer, Clip, Frame, Rational};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Which frames of the stream make the clip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampling {
+    All,
+    /// Every n-th frame (frame rate divided by n).
+    Every {
+        n: u32,
+    },
+    /// `frames` frames spread evenly over the clip (the frame nearest each slot centre).
+    Uniform {
+        frames: u32,
+    },
+    /// A constant rate: frames are dropped or repeated as FFmpeg's `fps` filter does, which also
+    /// makes variable-frame-rate video regular.
+    Fps {
+        num: i64,
+        den: i64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AudioRequest {
+    pub sample_rate_hz: u32,
+    pub channels: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DecodeRequest {
+    pub size: SizeMode,
+    pub sampling: Sampling,
+    /// `None`: no audio decoded.
+    pub audio: Option<AudioRequest>,
+    /// Stop after this many output frames.
+    pub max_frames: Option<u32>,
+}
+
+impl Default for DecodeRequest {
+    fn default() -> Self {
+        DecodeRequest {
+            size: SizeMode::Native,
+            sampling: Sampling::All,
+            audio: None,
+            max_frames: None,
+        }
+    }
+}
+
+/// A decoded clip and how it was read.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    pub clip: Clip,
+    /// Source time of each frame (seconds from the stream start).
+    pub times: Vec<Rational>,
+    pub rotation: Rotation,
+    /// Set when the file ended early with a read error (damaged or truncated).
+    pub warning: Option<String>,
+}
+
+/// Approximates `x` as a rational with a millisecond-scale denominator.
+fn approx(x: f64) -> Option<Rational> {
+    Rational::new((x * 1_000_000.0).round() as i64, 1_000_000)
+}
+
+/// Decodes `path` into a clip.
+pub fn decode_clip(path: &Path, req: &DecodeRequest) -> Result<Decoded, MediaError> {
+    let bad = |m: String| MediaError::new(path, MediaCause::Decode(m));
+    let mut reader = VideoReader::open(path, req.size)?;
+    let src_fps = reader.fps();
+    let max = req.max_frames.map_or(usize::MAX, |m| m as usize);
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut times: Vec<Rational> = Vec::new();
+
+    let fps = match req.sampling {
+        Sampling::All | Sampling::Every { .. } => {
+            let n = match req.sampling {
+                Sampling::Every { n: 0 } => return Err(bad("sampling every 0 frames".into())),
+                Sampling::Every { n } => n as usize,
+                _ => 1,
+            };
+            let mut i = 0usize;
+            while frames.len() < max {
+                let Some((t, f)) = reader.next_frame()? else {
+                    break;
+                };
+                if i.is_multiple_of(n) {
+                    frames.push(f);
+                    times.push(t);
+                }
+                i += 1;
+            }
+            Rational::new(src_fps.num(), src_fps.den() * n as i64)
+                .ok_or_else(|| bad("frame rate overflow".into()))?
+        }
+        Sampling::Fps { num, den } => {
+            let target = Rational::new(num, den)
+                .filter(|r| r.is_positive())
+                .ok_or_else(|| bad(format!("target rate {num}/{den} is not positive")))?;
+            let rate = target.to_f64();
+            // Slot k covers [k/rate, (k+1)/rate); each slot shows the last frame that started by then.
+            let mut last: Option<(Rational, Frame)> = None;
+            let mut t0: Option<f64> = None;
+            while frames.len() < max {
+                let Some((t, f)) = reader.next_frame()? else {
+                    break;
+                };
+                let rel = t.to_f64() - *t0.get_or_insert(t.to_f64());
+                let slot = (rel * rate + 1e-6).floor() as usize;
+                while frames.len() < slot.min(max) {
+                    let (pt, pf) = last.clone().unwrap_or((t, f.clone()));
+                    frames.push(pf);
+                    times.push(pt);
+                }
+                last = Some((t, f));
+            }
+            if frames.len() < max
+                && let Some((t, f)) = last
+            {
+                frames.push(f);
+                times.push(t);
+            }
+            target
+        }
+        Sampling::Uniform { frames: 0 } => return Err(bad("uniform sampling of 0 frames".into())),
+        Sampling::Uniform { frames: want } => {
+            let want = (want as usize).min(max);
+            let duration = match reader.duration_secs() {
+                Some(d) => d,
+                None => {
+                    // No stated duration: one pass for the timestamps, then read again.
+                    let mut probe = VideoReader::open(path, req.size)?;
+                    let mut end = 0.0f64;
+                    while let Some((t, _)) = probe.next_frame()? {
+                        end = t.to_f64();
+                    }
+                    end + 1.0 / src_fps.to_f64()
+                }
+            };
+            let slot_t = |k: usize| (k as f64 + 0.5) * duration / want as f64;
+            let mut prev: Option<(Rational, Frame)> = None;
+            let mut k = 0;
+            while k < want {
+                let Some((t, f)) = reader.next_frame()? else {
+                    break;
+                };
+                while k < want && t.to_f64() >= slot_t(k) {
+                    // The nearer of this frame and the one before it.
+                    let pick = match &prev {
+                        Some((pt, pf)) if slot_t(k) - pt.to_f64() < t.to_f64() - slot_t(k) => {
+                            (*pt, pf.clone())
+                        }
+                        _ => (t, f.clone()),
+                    };
+                    times.push(pick.0);
+                    frames.push(pick.1);
+                    k += 1;
+                }
+                prev = Some((t, f));
+            }
+            while frames.len() < want {
+                let Some((pt, pf)) = prev.clone() else { break };
+                times.push(pt);
+                frames.push(pf);
+            }
+            approx(want as f64 / duration)
+                .filter(|r| r.is_positive())
+                .ok_or_else(|| bad("no duration".into()))?
+        }
+    };
+    if frames.is_empty() {
+        return Err(MediaError::new(
+            path,
+            MediaCause::Decode(
+                reader
+                    .warning()
+                    .map_or("no frame could be decoded".into(), str::to_string),
+            ),
+        ));
+    }
+
+    let audio = match req.audio {
+        None => None,
+        Some(a) => match AudioReader::open(path, a.sample_rate_hz, a.channels)? {
+            None => None,
+            Some(mut ar) => {
+                let samples = ar.read_all()?;
+                let ch = usize::from(a.channels);
+                let sr = f64::from(a.sample_rate_hz);
+                // Audio sample 0 must be at the time of frame 0.
+                let v0 = reader.start_secs() + times[0].to_f64();
+                let a0 = ar.first_secs().unwrap_or(v0);
+                let offset = ((v0 - a0) * sr).round() as i64;
+                let want = (frames.len() as f64 / fps.to_f64() * sr).round() as usize;
+                let mut out = vec![0f32; want * ch];
+                for (i, o) in out.chunks_exact_mut(ch).enumerate() {
+                    let src = i as i64 + offset;
+                    if src >= 0 && ((src as usize + 1) * ch) <= samples.len() {
+                        o.copy_from_slice(&samples[src as usize * ch..(src as usize + 1) * ch]);
+                    }
+                }
+                Some(
+                    AudioBuffer::new(a.sample_rate_hz, a.channels, out)
+                        .map_err(|e| bad(e.to_string()))?,
+                )
+            }
+        },
+    };
+    let clip = Clip::new(frames, fps, audio).map_err(|e| bad(e.to_string()))?;
+    Ok(Decoded {
+        clip,
+        times,
+        rotation: reader.rotation(),
+        warning: reader.warning().map(str::to_string),
+    })
+}
+
+/// Options for the studio's quick preview decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodeOptions {
     /// Frames are scaled down (keeping aspect) so neither side exceeds this.
@@ -28,15 +241,14 @@ impl Default for DecodeOptions {
     }
 }
 
-/// Output size for a `w`×`h` source under `max_side`: aspect kept, sides even (what most
-/// encoders and chroma-subsampled formats want), never below 2.
+/// Output size for a `w`×`h` source under `max_side`: aspect kept, sides even, never below 2.
 pub fn fit_size(w: u32, h: u32, max_side: u32) -> (u32, u32) {
     let scale = (f64::from(max_side) / f64::from(w.max(h))).min(1.0);
     let even = |v: f64| ((v.round() as u32) & !1).max(2);
     (even(f64::from(w) * scale), even(f64::from(h) * scale))
 }
 
-/// What a decode found before the callback stopped it or the stream ended.
+/// What a preview decode found.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DecodeSummary {
     pub fps: Rational,
@@ -45,99 +257,40 @@ pub struct DecodeSummary {
     pub height: u32,
 }
 
-/// Decodes up to `opts.max_frames` frames, calling `on_frame` with each; `on_frame` returns
-/// `false` to stop. `on_start` gets the frame rate and output size before the first frame.
+/// Decodes up to `opts.max_frames` frames scaled to fit `max_side`, calling `on_frame` with
+/// each (it returns `false` to stop); `on_start` gets the rate and size first.
 pub fn decode_frames(
     path: &Path,
     opts: DecodeOptions,
     mut on_start: impl FnMut(DecodeSummary),
     mut on_frame: impl FnMut(Frame) -> bool,
 ) -> Result<DecodeSummary, MediaError> {
-    let mut ictx = open_input(path)?;
-    let vidx = video_stream_index(path, &ictx)?;
-    let err = |e: ffmpeg::Error| MediaError::new(path, MediaCause::Decode(e.to_string()));
-    let (fps, mut decoder) = {
-        let stream = ictx
-            .stream(vidx)
-            .ok_or_else(|| MediaError::new(path, MediaCause::Decode("stream vanished".into())))?;
-        let fps = rational(stream.avg_frame_rate())
-            .or_else(|| rational(stream.rate()))
-            .ok_or_else(|| MediaError::new(path, MediaCause::NoFrameRate))?;
-        let ctx =
-            ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(err)?;
-        (fps, ctx.decoder().video().map_err(err)?)
-    };
-    let (out_w, out_h) = fit_size(decoder.width(), decoder.height(), opts.max_side.max(2));
+    let probe = VideoReader::open(path, SizeMode::Native)?;
+    let (dw, dh) = probe.display_size();
+    drop(probe);
+    let (w, h) = fit_size(dw, dh, opts.max_side.max(2));
+    let mut reader = VideoReader::open(
+        path,
+        SizeMode::Stretch {
+            width: w,
+            height: h,
+        },
+    )?;
     let mut summary = DecodeSummary {
-        fps,
+        fps: reader.fps(),
         frames: 0,
-        width: out_w,
-        height: out_h,
+        width: w,
+        height: h,
     };
     on_start(summary);
-
-    // The scaler is made from the first decoded frame: the stream's format can differ from
-    // what the codec parameters said, and may change mid-stream.
-    let mut scaler: Option<(scaling::Context, Pixel, u32, u32)> = None;
-    let mut decoded = ffmpeg::frame::Video::empty();
-    let mut rgb = ffmpeg::frame::Video::empty();
-    let mut keep_going = true;
-
-    let mut drain = |decoder: &mut ffmpeg::decoder::Video,
-                     summary: &mut DecodeSummary,
-                     keep_going: &mut bool|
-     -> Result<(), MediaError> {
-        while *keep_going && decoder.receive_frame(&mut decoded).is_ok() {
-            let key = (decoded.format(), decoded.width(), decoded.height());
-            if scaler.as_ref().map(|s| (s.1, s.2, s.3)) != Some(key) {
-                let ctx = scaling::Context::get(
-                    key.0,
-                    key.1,
-                    key.2,
-                    Pixel::RGB24,
-                    out_w,
-                    out_h,
-                    scaling::Flags::BILINEAR,
-                )
-                .map_err(err)?;
-                scaler = Some((ctx, key.0, key.1, key.2));
-            }
-            if let Some((ctx, ..)) = scaler.as_mut() {
-                ctx.run(&decoded, &mut rgb).map_err(err)?;
-            }
-            let frame = copy_rgb(&rgb, out_w, out_h)
-                .map_err(|e| MediaError::new(path, MediaCause::Decode(e.to_string())))?;
-            summary.frames += 1;
-            *keep_going = on_frame(frame) && summary.frames < opts.max_frames;
+    while summary.frames < opts.max_frames {
+        let Some((_, f)) = reader.next_frame()? else {
+            break;
+        };
+        summary.frames += 1;
+        if !on_frame(f) {
+            break;
         }
-        Ok(())
-    };
-
-    let mut packet = ffmpeg::Packet::empty();
-    while keep_going {
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(ffmpeg::Error::InvalidData) => continue,
-            Err(e) => {
-                tracing::warn!("{}: reading stopped early: {e}", path.display());
-                break;
-            }
-        }
-        if packet.stream() != vidx {
-            continue;
-        }
-        if let Err(e) = decoder.send_packet(&packet) {
-            tracing::debug!(
-                "{}: skipped a packet the decoder refused: {e}",
-                path.display()
-            );
-            continue;
-        }
-        drain(&mut decoder, &mut summary, &mut keep_going)?;
-    }
-    if keep_going && decoder.send_eof().is_ok() {
-        drain(&mut decoder, &mut summary, &mut keep_going)?;
     }
     if summary.frames == 0 {
         return Err(MediaError::new(
@@ -148,18 +301,6 @@ pub fn decode_frames(
     Ok(summary)
 }
 
-/// Copies an RGB24 FFmpeg frame (rows padded to its stride) into a tight `core::Frame`.
-fn copy_rgb(rgb: &ffmpeg::frame::Video, w: u32, h: u32) -> Result<Frame, crate::core::ClipError> {
-    let stride = rgb.stride(0);
-    let row = w as usize * 3;
-    let data = rgb.data(0);
-    let mut out = Vec::with_capacity(row * h as usize);
-    for y in 0..h as usize {
-        out.extend_from_slice(&data[y * stride..y * stride + row]);
-    }
-    Frame::new(w, h, out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::fit_size;
@@ -168,7 +309,7 @@ mod tests {
     fn fit_keeps_aspect_and_even_sides() {
         assert_eq!(fit_size(1280, 720, 640), (640, 360));
         assert_eq!(fit_size(720, 1280, 640), (360, 640));
-        assert_eq!(fit_size(321, 241, 640), (320, 240)); // never upscales, evens odd sides
+        assert_eq!(fit_size(321, 241, 640), (320, 240));
         assert_eq!(fit_size(1, 1, 640), (2, 2));
     }
 }

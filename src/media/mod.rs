@@ -11,10 +11,13 @@ pub mod assets;
 pub mod audio_decode;
 pub mod audio_out;
 pub mod decode;
+pub mod encode;
 mod error;
 mod ffmpeg_log;
 pub mod image_io;
 pub mod probe;
+pub mod reader;
+pub mod survival;
 
 pub use error::{MediaCause, MediaError};
 

@@ -103,6 +103,19 @@ fn codec_names(id: ffmpeg::codec::Id) -> (String, String) {
     (short, long)
 }
 
+/// The native sample rate and channel count of the best audio stream (works for audio-only
+/// files too), or `None` when there is none.
+pub fn probe_audio(path: &Path) -> Result<Option<(u32, u16)>, MediaError> {
+    let ictx = open_input(path)?;
+    let Some(s) = ictx.streams().best(Type::Audio) else {
+        return Ok(None);
+    };
+    let dec = ffmpeg::codec::context::Context::from_parameters(s.parameters())
+        .and_then(|c| c.decoder().audio())
+        .map_err(|e| MediaError::new(path, MediaCause::Decode(e.to_string())))?;
+    Ok(Some((dec.rate(), dec.channels())))
+}
+
 /// Decodes every frame of stream `vidx` from the start and counts them.
 fn count_decoded_frames(path: &Path, vidx: usize) -> Result<u64, MediaError> {
     let mut ictx = open_input(path)?;

@@ -167,3 +167,8 @@ pub fn truncated(src: &Path, name: &str, fraction: f64) -> PathBuf {
     let keep = (bytes.len() as f64 * fraction) as usize;
     write(name, &bytes[..keep])
 }
+
+/// Runs ffmpeg with a full argument list (inputs and filters given by the caller) into `name`.
+pub fn make_with(name: &str, args: &[&str]) -> PathBuf {
+    make(name, args)
+}
