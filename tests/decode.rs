@@ -416,3 +416,43 @@ fn seeking_lands_on_the_requested_frame() {
         assert_eq!(f, all[i].1, "frame after seeking to {secs}");
     }
 }
+
+#[test]
+fn the_clip_cache_hits_on_the_second_read_and_misses_on_changes() {
+    use triggerlab::media::cache::ClipCache;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cache = ClipCache::new(dir.path().join("cache")).expect("cache");
+    let src = mp4_h264_aac();
+    let copy = dir.path().join("clip.mp4");
+    std::fs::copy(&src, &copy).expect("copy");
+    let r = req(
+        SizeMode::Fit {
+            width: 32,
+            height: 32,
+        },
+        Sampling::Uniform { frames: 8 },
+        true,
+    );
+    let (a, hit_a) = cache.get_or_decode(&copy, &r).expect("decodes");
+    let (b, hit_b) = cache.get_or_decode(&copy, &r).expect("cached");
+    assert!(!hit_a && hit_b);
+    assert_eq!(a, b);
+    let other = req(
+        SizeMode::Fit {
+            width: 16,
+            height: 16,
+        },
+        Sampling::Uniform { frames: 8 },
+        true,
+    );
+    assert!(
+        !cache.get_or_decode(&copy, &other).expect("decodes").1,
+        "other settings miss"
+    );
+    // A different file at the same path misses (the key is the content hash).
+    std::fs::copy(mp4_no_audio(), &copy).expect("replace");
+    let fresh = ClipCache::new(dir.path().join("cache")).expect("cache");
+    let (c, hit_c) = fresh.get_or_decode(&copy, &r).expect("decodes");
+    assert!(!hit_c);
+    assert_ne!(c, a);
+}

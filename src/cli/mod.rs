@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bench;
 pub mod info;
+pub mod synth;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Measure speed.
     Bench(bench::BenchArgs),
+    /// Write the procedural SynthMotion dataset (UCF-101 layout, MP4 with audio).
+    Synth(synth::SynthArgs),
 }
 
 /// Runs a subcommand; the exit code is 0 on success, 1 on failure (after one line on stderr).
@@ -53,6 +56,7 @@ pub fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Info(args) => info::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Synth(args) => synth::run(&args),
         Command::Bench(args) => match &args.what {
             bench::BenchWhat::Triggers(a) => bench::run(a),
         },

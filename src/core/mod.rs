@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod placement;
 pub mod rng;
 pub mod spec_error;
+pub mod synth;
 pub mod time;
 pub mod trigger;
 

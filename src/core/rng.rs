@@ -18,6 +18,8 @@ pub enum Stream {
     Shake = 7,
     AudioPlacement = 8,
     AudioNoise = 9,
+    Synth = 10,
+    SynthAudio = 11,
 }
 
 /// SplitMix64's finaliser: a fast, well-mixed 64-bit hash.

@@ -19,6 +19,9 @@ pub struct EncodeOptions {
     pub preset: &'static str,
     /// AAC bit rate per channel.
     pub audio_bps_per_channel: usize,
+    /// Encoder threads (`None`: the encoder decides). Many small files encode faster one thread
+    /// each, in parallel.
+    pub threads: Option<u32>,
 }
 
 impl Default for EncodeOptions {
@@ -27,6 +30,7 @@ impl Default for EncodeOptions {
             crf: 18,
             preset: "medium",
             audio_bps_per_channel: 64_000,
+            threads: None,
         }
     }
 }
@@ -152,6 +156,9 @@ fn encode_mp4_into(clip: &Clip, tmp: &Path, opts: &EncodeOptions) -> Result<(), 
     if x264 {
         vopts.set("crf", &opts.crf.to_string());
         vopts.set("preset", opts.preset);
+    }
+    if let Some(t) = opts.threads {
+        vopts.set("threads", &t.to_string());
     } else {
         // ~0.5 bit per pixel keeps MPEG-4 Part 2 close to transparent at these sizes.
         venc.set_bit_rate((f64::from(w * h) * clip.fps().to_f64() * 0.5) as usize);
@@ -257,8 +264,9 @@ fn write_audio(
     let total = buf.len_frames();
     let mut start = 0;
     while start < total {
-        // The encoder takes fixed-size frames: the last one is padded with silence.
-        let n = a.frame_size;
+        // Fixed-size frames; FFmpeg's AAC encoder takes a short last one, so the track ends
+        // with the clip instead of being padded.
+        let n = a.frame_size.min(total - start);
         let mut fr =
             ffmpeg::frame::Audio::new(format::Sample::F32(format::sample::Type::Planar), n, layout);
         fr.set_rate(buf.sample_rate_hz());

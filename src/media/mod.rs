@@ -10,6 +10,8 @@
 pub mod assets;
 pub mod audio_decode;
 pub mod audio_out;
+pub mod cache;
+pub mod dataset;
 pub mod decode;
 pub mod encode;
 mod error;
