@@ -12,7 +12,8 @@ BUILD_PKGS=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavut
   libswresample-dev libavfilter-dev libavdevice-dev libasound2-dev)
 # Test/run: the ffmpeg CLI makes test clips; Xvfb + lavapipe (mesa-vulkan-drivers) give wgpu an adapter
 # without a GPU or display.
-RUN_PKGS=(ffmpeg xvfb xauth mesa-vulkan-drivers libvulkan1 libegl1 libgl1-mesa-dri)
+# curl, ca-certificates and unzip fetch the sample clips (scripts/fetch-samples.sh).
+RUN_PKGS=(ffmpeg xvfb xauth mesa-vulkan-drivers libvulkan1 libegl1 libgl1-mesa-dri curl ca-certificates unzip)
 ALL_PKGS=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
@@ -52,4 +53,9 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust >= 1.95 (https://rustup.rs)" >&2
   exit 1
+fi
+
+# Real clips for demos and tests; offline, the studio still runs (tests that need them say so).
+if ! bash "$(dirname "$0")/fetch-samples.sh"; then
+  echo "setup: could not fetch the sample clips (offline?); continuing without them" >&2
 fi

@@ -3,6 +3,8 @@
 # driver (lavapipe), so wgpu finds an adapter and the real-window tests run instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# setup.sh has fetched the sample clips; tests that use them must not skip here.
+export TRIGGERLAB_REQUIRE_SAMPLES=1
 if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
   exec cargo test --locked "$@"
 fi

@@ -24,6 +24,110 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Every visual and natural trigger at each frame size.
     Triggers(TriggerBenchArgs),
+    /// Decoding + resizing a file, next to the ffmpeg CLI doing the same job on it.
+    Decode(DecodeBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeBenchArgs {
+    /// The video to decode.
+    pub file: std::path::PathBuf,
+    /// Output frames are SIZE×SIZE (stretched, like `-vf scale=SIZE:SIZE`).
+    #[arg(long, default_value_t = 112)]
+    pub size: u32,
+    /// Runs of each (the best is kept).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct DecodeReport {
+    file: std::path::PathBuf,
+    size: u32,
+    frames: u64,
+    triggerlab_frames_per_sec: f64,
+    ffmpeg_frames_per_sec: f64,
+    /// TriggerLab over the ffmpeg CLI (≥ 1 means faster).
+    ratio: f64,
+    ffmpeg_command: String,
+}
+
+/// Decodes `file` to SIZE×SIZE RGB frames with both TriggerLab and the ffmpeg CLI.
+pub fn run_decode(a: &DecodeBenchArgs) -> anyhow::Result<()> {
+    use crate::media::reader::{SizeMode, VideoReader};
+    let size = SizeMode::Stretch {
+        width: a.size,
+        height: a.size,
+    };
+    let mut ours = 0f64;
+    let mut frames = 0u64;
+    for _ in 0..a.runs.max(1) {
+        let t = Instant::now();
+        let mut r = VideoReader::open(&a.file, size)?;
+        let mut n = 0u64;
+        while let Some((_, f)) = r.next_frame()? {
+            std::hint::black_box(f);
+            n += 1;
+        }
+        ours = ours.max(n as f64 / t.elapsed().as_secs_f64());
+        frames = n;
+    }
+    let args = [
+        "-v".to_string(),
+        "error".into(),
+        "-nostdin".into(),
+        "-i".into(),
+        a.file.display().to_string(),
+        "-vf".into(),
+        format!("scale={0}:{0}", a.size),
+        "-f".into(),
+        "rawvideo".into(),
+        "-pix_fmt".into(),
+        "rgb24".into(),
+        "-y".into(),
+        "/dev/null".into(),
+    ];
+    let mut theirs = 0f64;
+    for _ in 0..a.runs.max(1) {
+        let t = Instant::now();
+        let st = std::process::Command::new("ffmpeg")
+            .args(&args)
+            .status()
+            .context("cannot run the ffmpeg CLI (install it with scripts/setup.sh)")?;
+        anyhow::ensure!(
+            st.success(),
+            "the ffmpeg CLI failed on {}",
+            a.file.display()
+        );
+        theirs = theirs.max(frames as f64 / t.elapsed().as_secs_f64());
+    }
+    let report = DecodeReport {
+        file: a.file.clone(),
+        size: a.size,
+        frames,
+        triggerlab_frames_per_sec: ours,
+        ffmpeg_frames_per_sec: theirs,
+        ratio: ours / theirs,
+        ffmpeg_command: format!("ffmpeg {}", args.join(" ")),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "{}: {} frames to {}×{}\nTriggerLab {:.0} frames/s · ffmpeg CLI {:.0} frames/s · ratio {:.2}",
+            a.file.display(),
+            frames,
+            a.size,
+            a.size,
+            ours,
+            theirs,
+            report.ratio
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]

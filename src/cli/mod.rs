@@ -59,6 +59,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Synth(args) => synth::run(&args),
         Command::Bench(args) => match &args.what {
             bench::BenchWhat::Triggers(a) => bench::run(a),
+            bench::BenchWhat::Decode(a) => bench::run_decode(a),
         },
     };
     match result {

@@ -5,6 +5,7 @@
 //! train, export) and the event types they send. Depends on `core`, `media`, `train`, `gpu`.
 
 pub mod load;
+pub mod player;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -393,6 +393,8 @@ pub struct AudioReader {
     packet: ffmpeg::Packet,
     eof: bool,
     flushed: bool,
+    /// After a seek: samples before this stream time are dropped.
+    skip_until: Option<f64>,
 }
 
 impl AudioReader {
@@ -431,7 +433,23 @@ impl AudioReader {
             packet: ffmpeg::Packet::empty(),
             eof: false,
             flushed: false,
+            skip_until: None,
         }))
+    }
+
+    /// Seeks so that the next sample is at `secs` of stream time (from the keyframe before,
+    /// dropping the samples in between).
+    pub fn seek(&mut self, secs: f64) -> Result<(), MediaError> {
+        let ts = (secs.max(0.0) * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+        self.ictx
+            .seek(ts, ..ts)
+            .map_err(|e| self.err(format!("cannot seek the audio to {secs:.3} s: {e}")))?;
+        self.decoder.flush();
+        self.resampler = None;
+        self.eof = false;
+        self.flushed = false;
+        self.skip_until = Some(secs.max(0.0));
+        Ok(())
     }
 
     pub fn sample_rate_hz(&self) -> u32 {
