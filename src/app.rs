@@ -1,28 +1,42 @@
 //! The studio: `eframe::App` glue. Each frame drains worker events under a small time budget,
-//! advances playback, draws the panels and carries out what they asked for. Nothing here blocks:
-//! decoding, dialogs, device probes and screenshot saving run on named worker threads.
+//! keeps the player and the video stream in step with the audio clock, draws the panels and
+//! carries out what they asked for. Nothing here blocks: decoding, dialogs, device probes, audio
+//! and screenshot saving run on named worker threads.
 
-use crate::core::Clip;
-use crate::core::demo::{DemoParams, demo_clip};
-use crate::jobs::load::{LoadEvent, load_video, probe_audio_device};
+use crate::core::Rational;
+use crate::core::synth::SynthSpec;
+use crate::jobs::load::{SynthItem, generate_synth, probe_audio_device, probe_file};
+use crate::jobs::player::{AudioSource, Player, SinkChoice};
+use crate::jobs::stream::{StreamEvent, VideoStream, open_stream};
 use crate::jobs::{self, Job, Repaint};
 use crate::media::audio_out::AudioOutputStatus;
-use crate::media::decode::DecodeOptions;
+use crate::media::probe::MediaInfo;
+use crate::media::reader::SizeMode;
 use crate::train::device::{DevicePref, select_device};
-use crate::ui::state::CanvasBackend;
+use crate::ui::state::{CanvasBackend, StreamMeta};
 use crate::ui::{ClipSource, LoadState, StudioState, UiCommand};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long one UI frame may spend draining worker events: keeps the UI responsive even when a
-/// decoder floods its channel.
+/// How long one UI frame may spend draining worker events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
 /// Waveform buckets for the timeline.
 const ENVELOPE_BUCKETS: usize = 1200;
 /// `--exit-after-frames` gives up waiting for startup work after this long.
 const EXIT_DEADLINE: Duration = Duration::from_secs(60);
+/// Streamed files are decoded at most this large for the canvas.
+const STREAM_MAX_SIDE: u32 = 960;
+
+/// The in-memory SynthMotion library the studio starts with (every class, 3 clips each).
+fn library_spec() -> SynthSpec {
+    SynthSpec {
+        per_class: 3,
+        size: 128,
+        ..SynthSpec::default()
+    }
+}
 
 /// Command-line options of the studio (used by tests and scripted screenshots).
 #[derive(Clone, Debug, Default)]
@@ -38,22 +52,24 @@ pub struct StudioOptions {
 /// What the run ended with; an error makes the process exit non-zero.
 pub type ExitReport = Arc<Mutex<Option<String>>>;
 
-enum Work {
-    Load {
-        clip: usize,
-        job: Job<LoadEvent>,
-    },
-    Demo {
-        clip: usize,
-        job: Job<Result<Clip, String>>,
-    },
+/// The stream of the selected file and the next frame it has sent.
+struct ActiveStream {
+    clip_id: u32,
+    stream: VideoStream,
+    pending: Option<(f64, crate::core::Frame)>,
+    ended: bool,
 }
 
 pub struct TriggerLabApp {
     state: StudioState,
-    work: Vec<Work>,
+    synth: Option<Job<SynthItem>>,
+    probes: Vec<(u32, Job<Result<MediaInfo, String>>)>,
     audio_probe: Option<Job<AudioOutputStatus>>,
+    /// What the startup probe found, so players do not probe the device again.
+    audio_device: Option<bool>,
     dialog: Option<Receiver<Option<PathBuf>>>,
+    player: Option<(u32, Player)>,
+    stream: Option<ActiveStream>,
     repaint: Repaint,
     opts: StudioOptions,
     frames_rendered: u64,
@@ -91,12 +107,15 @@ impl TriggerLabApp {
             None => format!("{} (candle)", device.label()),
         };
         state.status.audio = "probing…".into();
-
         let mut app = TriggerLabApp {
             state,
-            work: Vec::new(),
+            synth: None,
+            probes: Vec::new(),
             audio_probe: None,
+            audio_device: None,
             dialog: None,
+            player: None,
+            stream: None,
             repaint: repaint.clone(),
             opts,
             frames_rendered: 0,
@@ -108,7 +127,10 @@ impl TriggerLabApp {
             Ok(job) => app.audio_probe = Some(job),
             Err(e) => app.state.status.audio = format!("unknown ({e})"),
         }
-        app.start_demo();
+        match generate_synth(library_spec(), repaint) {
+            Ok(job) => app.synth = Some(job),
+            Err(e) => app.state.error(format!("could not start SynthMotion: {e}")),
+        }
         if let Some(path) = app.opts.open.clone() {
             app.open_video(path);
         }
@@ -123,22 +145,17 @@ impl TriggerLabApp {
         &mut self.state
     }
 
-    /// True while a clip is still loading (tests and `--exit-after-frames` wait for this).
+    /// True while startup work or the selected clip's loading is still going on (tests and
+    /// `--exit-after-frames` wait for this).
     pub fn busy(&self) -> bool {
-        !self.work.is_empty() || self.audio_probe.is_some() || self.dialog.is_some()
-    }
-
-    fn start_demo(&mut self) {
-        let clip = self
-            .state
-            .add_clip("Orbiting disc".into(), ClipSource::Demo);
-        let job = jobs::start("demo-clip", 1, self.repaint.clone(), |tx| {
-            tx.send(demo_clip(&DemoParams::default()).map_err(|e| e.to_string()));
+        let selected_loading = self.state.selected_entry().is_some_and(|e| {
+            e.load == LoadState::Loading || (e.stream.is_some() && e.shown.is_none())
         });
-        match job {
-            Ok(job) => self.work.push(Work::Demo { clip, job }),
-            Err(e) => self.state.clips[clip].load = LoadState::Failed(e.to_string()),
-        }
+        self.synth.is_some()
+            || !self.probes.is_empty()
+            || self.audio_probe.is_some()
+            || self.dialog.is_some()
+            || selected_loading
     }
 
     fn open_video(&mut self, path: PathBuf) {
@@ -146,14 +163,12 @@ impl TriggerLabApp {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let clip = self.state.add_clip(name, ClipSource::File(path.clone()));
-        match load_video(path, DecodeOptions::default(), self.repaint.clone()) {
-            Ok(job) => self.work.push(Work::Load { clip, job }),
-            Err(e) => {
-                let msg = format!("could not start the decoder: {e}");
-                self.state.error(msg.clone());
-                self.state.clips[clip].load = LoadState::Failed(msg);
-            }
+        let idx = self.state.add_clip(name, ClipSource::File(path.clone()));
+        self.state.select(idx);
+        let id = self.state.clips[idx].id;
+        match probe_file(path, self.repaint.clone()) {
+            Ok(job) => self.probes.push((id, job)),
+            Err(e) => self.state.error(format!("could not start the probe: {e}")),
         }
     }
 
@@ -186,12 +201,17 @@ impl TriggerLabApp {
         }
     }
 
+    fn entry_index(&self, id: u32) -> Option<usize> {
+        self.state.clips.iter().position(|e| e.id == id)
+    }
+
     /// Applies worker events until the queues are empty or the frame's budget is spent.
     fn drain(&mut self) {
         let deadline = Instant::now() + DRAIN_BUDGET;
         if let Some(job) = &self.audio_probe
             && let Some(status) = job.try_recv()
         {
+            self.audio_device = Some(matches!(status, AudioOutputStatus::Available { .. }));
             self.state.status.audio = status.to_string();
             self.audio_probe = None;
         }
@@ -204,41 +224,282 @@ impl TriggerLabApp {
                 None => self.state.info("no file chosen"),
             }
         }
-        let mut finished = Vec::new();
-        for (w, work) in self.work.iter().enumerate() {
-            loop {
-                if Instant::now() >= deadline {
-                    break;
-                }
-                let done = match work {
-                    Work::Demo { clip, job } => match job.try_recv() {
-                        None => break,
-                        Some(result) => {
-                            apply_demo(&mut self.state, *clip, result);
-                            true
-                        }
-                    },
-                    Work::Load { clip, job } => match job.try_recv() {
-                        None => break,
-                        Some(ev) => apply_load_event(&mut self.state, *clip, ev),
-                    },
-                };
-                if done {
-                    finished.push(w);
+        while Instant::now() < deadline {
+            let Some(job) = &self.synth else { break };
+            let done = job.worker_done();
+            match job.try_recv() {
+                Some(item) => self.add_synth(item),
+                None => {
+                    if done {
+                        self.synth = None;
+                    }
                     break;
                 }
             }
         }
-        for w in finished.into_iter().rev() {
-            self.work.remove(w);
+        let mut done = Vec::new();
+        for (k, (id, job)) in self.probes.iter().enumerate() {
+            if let Some(result) = job.try_recv() {
+                done.push((k, *id, result));
+            }
+        }
+        for (k, id, result) in done.into_iter().rev() {
+            self.probes.remove(k);
+            let Some(i) = self.entry_index(id) else {
+                continue;
+            };
+            match result {
+                Ok(info) => self.state.clips[i].info = Some(info),
+                Err(e) if self.state.clips[i].shown.is_some() => {
+                    // It plays, but something is wrong with it (e.g. truncated).
+                    self.state.clips[i].warning = Some(e.clone());
+                    self.state.error(e);
+                }
+                Err(e) => {
+                    self.state.clips[i].load = LoadState::Failed(e.clone());
+                    self.state.error(e);
+                }
+            }
+        }
+    }
+
+    fn add_synth(&mut self, item: SynthItem) {
+        let idx = self.state.add_clip(
+            format!("{} #{}", item.class, item.index + 1),
+            ClipSource::Synth {
+                class: item.class,
+                index: item.index,
+            },
+        );
+        let entry = &mut self.state.clips[idx];
+        match item.clip {
+            Ok(c) => {
+                entry.envelope = c
+                    .audio()
+                    .map(|a| a.envelope(ENVELOPE_BUCKETS))
+                    .unwrap_or_default();
+                entry.clip = Some(c);
+                entry.load = LoadState::Ready;
+            }
+            Err(e) => entry.load = LoadState::Failed(e),
+        }
+        if self.state.selected.is_none() {
+            self.state.select(idx);
+        }
+    }
+
+    /// Makes sure the selected clip has its player (and, for a file, its stream).
+    fn sync_playback(&mut self) {
+        let Some(sel) = self.state.selected else {
+            return;
+        };
+        let entry = &self.state.clips[sel];
+        let id = entry.id;
+        // The stream of a selected file.
+        if let ClipSource::File(path) = &entry.source {
+            if self.stream.as_ref().map(|s| s.clip_id) != Some(id)
+                && !matches!(entry.load, LoadState::Failed(_))
+            {
+                match open_stream(
+                    path.clone(),
+                    SizeMode::Within {
+                        max_side: STREAM_MAX_SIDE,
+                    },
+                    self.repaint.clone(),
+                ) {
+                    Ok(stream) => {
+                        self.stream = Some(ActiveStream {
+                            clip_id: id,
+                            stream,
+                            pending: None,
+                            ended: false,
+                        })
+                    }
+                    Err(e) => self
+                        .state
+                        .error(format!("could not start the decoder: {e}")),
+                }
+            }
+        } else {
+            self.stream = None;
+        }
+        self.pull_stream_meta();
+        let entry = &self.state.clips[sel];
+        // The player of the selected clip, once its length is known.
+        if self.player.as_ref().map(|p| p.0) != Some(id) && entry.load == LoadState::Ready {
+            let duration = entry.duration_secs();
+            let source = match (&entry.source, &entry.clip) {
+                (_, Some(c)) => match c.audio() {
+                    Some(a) => AudioSource::Buffer(a.clone()),
+                    None => AudioSource::Silence {
+                        duration_secs: duration,
+                    },
+                },
+                (ClipSource::File(p), None) => AudioSource::File {
+                    path: p.clone(),
+                    duration_secs: duration,
+                },
+                _ => AudioSource::Silence {
+                    duration_secs: duration,
+                },
+            };
+            // Until the probe has answered, or when it found no device, play on the silent clock.
+            let sink = if self.audio_device == Some(true) {
+                SinkChoice::Device
+            } else {
+                SinkChoice::Silent
+            };
+            match Player::start(source, sink) {
+                Ok((p, _)) => {
+                    p.set_looping(self.state.playback.looping);
+                    p.set_volume(self.state.playback.volume);
+                    if self.state.playback.playing {
+                        p.play();
+                    }
+                    if !p.has_device && self.audio_device == Some(true) {
+                        self.state.status.audio = p.output.clone();
+                    }
+                    self.player = Some((id, p));
+                }
+                Err(e) => self.state.error(format!("could not start playback: {e}")),
+            }
+        }
+        if let Some((pid, p)) = &self.player
+            && *pid == id
+        {
+            self.state.playback.position_secs = p.position_secs();
+            self.state.playback.playing = p.is_playing();
+        }
+        self.pull_stream_frames();
+    }
+
+    /// Takes the stream's `Opened` / `Failed` news into the entry.
+    fn pull_stream_meta(&mut self) {
+        let Some(active) = self.stream.as_mut() else {
+            return;
+        };
+        let Some(i) = self.state.clips.iter().position(|e| e.id == active.clip_id) else {
+            return;
+        };
+        if self.state.clips[i].stream.is_some() {
+            return;
+        }
+        match active.stream.job.try_recv() {
+            Some(StreamEvent::Opened {
+                fps,
+                width,
+                height,
+                duration_secs,
+            }) => {
+                let e = &mut self.state.clips[i];
+                e.stream = Some(StreamMeta {
+                    fps,
+                    width,
+                    height,
+                    duration_secs: duration_secs.unwrap_or(0.0),
+                });
+                e.load = LoadState::Ready;
+            }
+            Some(StreamEvent::Failed(msg)) => {
+                self.state.clips[i].load = LoadState::Failed(msg.clone());
+                self.state.error(msg);
+                self.stream = None;
+            }
+            Some(other) => tracing::debug!("stream event before Opened: {other:?}"),
+            None => {}
+        }
+    }
+
+    /// Shows the streamed frame that belongs at the clock's time, pulling only as far as that
+    /// (the bounded channel then holds the decoder back).
+    fn pull_stream_frames(&mut self) {
+        let clock = self.state.playback.position_secs;
+        let Some(active) = self.stream.as_mut() else {
+            return;
+        };
+        let Some(i) = self.state.clips.iter().position(|e| e.id == active.clip_id) else {
+            return;
+        };
+        let shown_t = self.state.clips[i].shown.as_ref().map(|(t, _)| *t);
+        // A jump (seek, loop) the decoder has not followed: send it there.
+        if let Some(t) = shown_t
+            && (clock + 0.05 < t || clock > t + 1.0)
+        {
+            let target = Rational::new((clock * 1000.0) as i64, 1000).unwrap_or(Rational::ZERO);
+            active.stream.seek(target);
+            active.pending = None;
+            active.ended = false;
+            self.state.clips[i].shown = None;
+        }
+        loop {
+            if let Some((t, _)) = &active.pending {
+                if *t > clock + 1e-3 && self.state.clips[i].shown.is_some() {
+                    break;
+                }
+                if let Some(p) = active.pending.take() {
+                    self.state.clips[i].shown = Some(p);
+                }
+                continue;
+            }
+            if active.ended {
+                break;
+            }
+            match active.stream.job.try_recv() {
+                Some(StreamEvent::Frame { epoch, time, frame })
+                    if epoch == active.stream.epoch() =>
+                {
+                    active.pending = Some((time.to_f64(), frame));
+                }
+                Some(StreamEvent::End { epoch }) if epoch == active.stream.epoch() => {
+                    active.ended = true
+                }
+                Some(StreamEvent::Failed(msg)) => {
+                    self.state.clips[i].warning = Some(msg.clone());
+                    self.state.error(msg);
+                    active.ended = true;
+                }
+                Some(_) => {} // stale epoch
+                None => break,
+            }
         }
     }
 
     fn run_commands(&mut self) {
         for cmd in std::mem::take(&mut self.state.commands) {
+            let player = self.player.as_ref().map(|p| &p.1);
             match cmd {
                 UiCommand::OpenVideoDialog => self.open_dialog(),
                 UiCommand::OpenVideo(path) => self.open_video(path),
+                UiCommand::Play => {
+                    self.state.playback.playing = true;
+                    if let Some(p) = player {
+                        p.play();
+                    }
+                }
+                UiCommand::Pause => {
+                    self.state.playback.playing = false;
+                    if let Some(p) = player {
+                        p.pause();
+                    }
+                }
+                UiCommand::Seek(t) => {
+                    if let Some(p) = player {
+                        p.seek(t);
+                    }
+                    self.state.playback.position_secs = t;
+                }
+                UiCommand::SetLooping(on) => {
+                    self.state.playback.looping = on;
+                    if let Some(p) = player {
+                        p.set_looping(on);
+                    }
+                }
+                UiCommand::SetVolume(v) => {
+                    self.state.playback.volume = v;
+                    if let Some(p) = player {
+                        p.set_volume(v);
+                    }
+                }
             }
         }
     }
@@ -313,76 +574,11 @@ impl TriggerLabApp {
     }
 }
 
-fn apply_demo(state: &mut StudioState, clip: usize, result: Result<Clip, String>) {
-    let Some(entry) = state.clips.get_mut(clip) else {
-        return;
-    };
-    match result {
-        Ok(c) => {
-            entry.envelope = c
-                .audio()
-                .map(|a| a.envelope(ENVELOPE_BUCKETS))
-                .unwrap_or_default();
-            entry.clip = Some(c);
-            entry.load = LoadState::Ready { hit_limit: false };
-        }
-        Err(e) => entry.load = LoadState::Failed(e),
-    }
-}
-
-/// Applies one decoder event; returns true when the job is over.
-fn apply_load_event(state: &mut StudioState, clip: usize, ev: LoadEvent) -> bool {
-    let Some(entry) = state.clips.get_mut(clip) else {
-        return true;
-    };
-    match ev {
-        LoadEvent::Info(info) => entry.info = Some(*info),
-        LoadEvent::Started { fps, .. } => {
-            entry.clip = Clip::new(Vec::new(), fps, None).ok();
-            if entry.clip.is_none() {
-                entry.load = LoadState::Failed(format!("unusable frame rate {fps}"));
-                return true;
-            }
-        }
-        LoadEvent::Frame(frame) => {
-            if let Some(c) = entry.clip.as_mut()
-                && let Err(e) = c.push_frame(frame)
-            {
-                entry.load = LoadState::Failed(e.to_string());
-                return true;
-            }
-        }
-        LoadEvent::Finished {
-            frames,
-            hit_limit,
-            warning,
-        } => {
-            entry.load = LoadState::Ready { hit_limit };
-            let name = entry.name.clone();
-            match warning {
-                Some(w) => state.error(format!("loaded {frames} frames, but {w}")),
-                None => {
-                    let note = if hit_limit { " (preview limit)" } else { "" };
-                    state.info(format!("loaded {frames} frames of {name}{note}"));
-                }
-            }
-            return true;
-        }
-        LoadEvent::Failed(msg) => {
-            entry.load = LoadState::Failed(msg.clone());
-            state.error(msg);
-            return true;
-        }
-    }
-    false
-}
-
 impl eframe::App for TriggerLabApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.drain();
-        let dt = ctx.input(|i| f64::from(i.stable_dt));
-        self.state.advance(dt.min(0.25));
+        self.sync_playback();
         crate::ui::studio_ui(&mut self.state, ui);
         self.run_commands();
         if self.state.playback.playing || self.busy() {

@@ -6,6 +6,7 @@
 
 pub mod load;
 pub mod player;
+pub mod stream;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +49,7 @@ pub struct Job<E> {
     pub name: String,
     events: Receiver<E>,
     cancel: CancelFlag,
+    done: Arc<AtomicBool>,
 }
 
 impl<E> Job<E> {
@@ -63,6 +65,12 @@ impl<E> Job<E> {
     /// Blocking, for headless callers: the next event, or `None` once the worker is gone.
     pub fn recv(&self) -> Option<E> {
         self.events.recv().ok()
+    }
+
+    /// True once the worker has returned. Read it *before* a `try_recv` that comes back empty:
+    /// then nothing more will arrive.
+    pub fn worker_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
     }
 }
 
@@ -127,11 +135,17 @@ where
         cancel: cancel.clone(),
         repaint,
     };
-    spawn_named(name.clone(), move || work(sender))?;
+    let done = Arc::new(AtomicBool::new(false));
+    let worker_done = done.clone();
+    spawn_named(name.clone(), move || {
+        work(sender);
+        worker_done.store(true, Ordering::Release);
+    })?;
     Ok(Job {
         name,
         events: rx,
         cancel,
+        done,
     })
 }
 

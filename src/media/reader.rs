@@ -21,6 +21,8 @@ pub enum SizeMode {
     Fit { width: u32, height: u32 },
     /// Resized to `width`×`height`, aspect ignored.
     Stretch { width: u32, height: u32 },
+    /// Scaled down (never up) so neither side exceeds `max_side`, aspect kept, sides even.
+    Within { max_side: u32 },
 }
 
 /// The rotation a player applies for display (clockwise degrees: 0, 90, 180 or 270).
@@ -97,6 +99,12 @@ fn rotate_rgb(src: &[u8], w: usize, h: usize, rot: Rotation, dst: &mut Vec<u8>) 
 fn plan_size(mode: SizeMode, disp_w: u32, disp_h: u32, rot: Rotation) -> ((u32, u32), (u32, u32)) {
     let (scaled_disp, out) = match mode {
         SizeMode::Native => ((disp_w, disp_h), (disp_w, disp_h)),
+        SizeMode::Within { max_side } => {
+            let s = (f64::from(max_side.max(2)) / f64::from(disp_w.max(disp_h))).min(1.0);
+            let even = |v: u32| ((f64::from(v) * s).round() as u32 & !1).max(2);
+            let wh = (even(disp_w), even(disp_h));
+            (wh, wh)
+        }
         SizeMode::Stretch { width, height } => ((width, height), (width, height)),
         SizeMode::Fit { width, height } => {
             let s =

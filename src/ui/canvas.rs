@@ -19,12 +19,10 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         ui.colored_label(ui.visuals().error_fg_color, msg);
         return;
     }
-    let (Some(idx), Some(clip)) = (state.current_frame_index(), entry.clip.as_ref()) else {
+    let Some((frame, key)) = state.current_frame() else {
         ui.centered_and_justified(|ui| ui.spinner());
         return;
     };
-    let frame = clip.frames()[idx].clone();
-    let key = (u64::from(entry.id) << 32) | idx as u64;
 
     let avail = ui.available_rect_before_wrap();
     let aspect = frame.width() as f32 / frame.height() as f32;

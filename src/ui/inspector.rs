@@ -17,6 +17,11 @@ pub fn inspector_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                 .show(ui, |ui| {
                     let source = match &entry.source {
                         ClipSource::Demo => "procedural demo (in memory)".to_string(),
+                        ClipSource::Synth { class, index } => {
+                            format!(
+                                "SynthMotion (procedural, in memory): class {class}, clip {index}"
+                            )
+                        }
                         ClipSource::File(p) => p.display().to_string(),
                     };
                     row(ui, "Source", &source);
@@ -35,42 +40,45 @@ pub fn inspector_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                         });
                         row(ui, "Audio", &audio);
                     }
-                    if let Some(clip) = &entry.clip {
-                        if let Some((w, h)) = clip.size() {
-                            row(ui, "Shown at", &format!("{w}×{h}"));
-                        }
-                        if entry.info.is_none() {
-                            row(
-                                ui,
-                                "Frame rate",
-                                &format!("{} ({:.3} fps)", clip.fps(), clip.fps().to_f64()),
-                            );
-                            row(ui, "Frames", &clip.frames().len().to_string());
-                            row(
-                                ui,
-                                "Duration",
-                                &format!("{:.3} s", clip.duration().to_f64()),
-                            );
-                            let audio = clip.audio().map_or("none".to_string(), |a| {
-                                format!(
-                                    "{} Hz · {} ch · {:.2} s",
-                                    a.sample_rate_hz(),
-                                    a.channels(),
-                                    a.duration().to_f64()
-                                )
-                            });
-                            row(ui, "Audio", &audio);
-                        }
+                    if let Some((w, h)) = entry.size() {
+                        row(ui, "Shown at", &format!("{w}×{h}"));
                     }
-                    let load = match &entry.load {
-                        LoadState::Loading => "loading…".to_string(),
-                        LoadState::Ready { hit_limit: false } => "all frames loaded".to_string(),
-                        LoadState::Ready { hit_limit: true } => {
-                            "first frames only (preview limit)".to_string()
+                    if let Some(clip) = &entry.clip
+                        && entry.info.is_none()
+                    {
+                        row(
+                            ui,
+                            "Frame rate",
+                            &format!("{} ({:.3} fps)", clip.fps(), clip.fps().to_f64()),
+                        );
+                        row(ui, "Frames", &clip.frames().len().to_string());
+                        row(
+                            ui,
+                            "Duration",
+                            &format!("{:.3} s", clip.duration().to_f64()),
+                        );
+                        let audio = clip.audio().map_or("none".to_string(), |a| {
+                            format!(
+                                "{} Hz · {} ch · {:.2} s",
+                                a.sample_rate_hz(),
+                                a.channels(),
+                                a.duration().to_f64()
+                            )
+                        });
+                        row(ui, "Audio", &audio);
+                    }
+                    let load = match (&entry.load, &entry.source) {
+                        (LoadState::Loading, _) => "loading…".to_string(),
+                        (LoadState::Ready, ClipSource::File(_)) => {
+                            "streaming from disk".to_string()
                         }
-                        LoadState::Failed(e) => format!("failed: {e}"),
+                        (LoadState::Ready, _) => "in memory".to_string(),
+                        (LoadState::Failed(e), _) => format!("failed: {e}"),
                     };
                     row(ui, "Loaded", &load);
+                    if let Some(w) = &entry.warning {
+                        row(ui, "Warning", w);
+                    }
                 });
         }
     }

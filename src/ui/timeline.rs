@@ -1,37 +1,53 @@
-//! Timeline: transport, frame scrubber and the audio waveform with a playhead.
+//! Timeline: transport (play/pause, loop, volume), a scrubber in seconds, and the audio
+//! waveform with a playhead.
 
-use super::StudioState;
+use super::{StudioState, UiCommand};
 use egui_plot::{FilledArea, Plot, VLine};
 
 pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
-    let (frames, fps, duration) = match state.selected_entry().and_then(|e| e.clip.as_ref()) {
-        Some(c) => (c.frames().len(), Some(c.fps()), c.duration().to_f64()),
-        None => (0, None, 0.0),
-    };
+    let (duration, fps) = state
+        .selected_entry()
+        .map_or((0.0, None), |e| (e.duration_secs(), e.fps()));
     ui.horizontal(|ui| {
         ui.heading("Timeline");
         ui.separator();
-        let label = if state.playback.playing {
-            "Pause"
+        let pb = &state.playback;
+        let (label, cmd) = if pb.playing {
+            ("Pause", UiCommand::Pause)
         } else {
-            "Play"
+            ("Play", UiCommand::Play)
         };
         if ui.button(label).clicked() {
-            state.playback.playing = !state.playback.playing;
+            state.commands.push(cmd);
         }
-        if let (Some(fps), Some(idx)) = (fps, state.current_frame_index()) {
-            let mut frame = idx;
-            let slider = egui::Slider::new(&mut frame, 0..=frames.saturating_sub(1)).text("frame");
-            if ui.add(slider).changed()
-                && let Some(t) = fps.frame_start(frame as u64)
-            {
-                state.playback.position_secs = t.to_f64();
-                state.playback.playing = false;
+        let mut looping = state.playback.looping;
+        if ui.checkbox(&mut looping, "Loop").changed() {
+            state.commands.push(UiCommand::SetLooping(looping));
+        }
+        let mut volume = state.playback.volume;
+        if ui
+            .add(
+                egui::Slider::new(&mut volume, 0.0..=1.5)
+                    .text("volume")
+                    .fixed_decimals(2),
+            )
+            .changed()
+        {
+            state.commands.push(UiCommand::SetVolume(volume));
+        }
+        if duration > 0.0 {
+            let mut t = state.playback.position_secs.min(duration);
+            let slider = egui::Slider::new(&mut t, 0.0..=duration)
+                .text("s")
+                .fixed_decimals(3);
+            if ui.add(slider).changed() {
+                state.commands.push(UiCommand::Seek(t));
             }
-            ui.label(format!(
-                "{:.3} s / {:.3} s · {} fps",
-                state.playback.position_secs, duration, fps
-            ));
+            let frame = state
+                .current_frame_index()
+                .map_or("—".into(), |i| i.to_string());
+            let rate = fps.map_or("—".into(), |f| f.to_string());
+            ui.label(format!("frame {frame} · {duration:.3} s · {rate} fps"));
         }
     });
     let Some(entry) = state.selected_entry() else {
@@ -41,7 +57,7 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     if envelope.is_empty() {
         let file_has_audio = entry.info.as_ref().is_some_and(|i| i.audio.is_some());
         let note = if file_has_audio {
-            "coming: this file's audio track (it is not decoded yet)"
+            "the file's audio plays as it streams (no overview for streamed files yet)"
         } else {
             "no audio in this clip"
         };
