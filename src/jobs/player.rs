@@ -85,7 +85,7 @@ fn convert(src: &AudioBuffer, rate: u32, ch: u16) -> Vec<f32> {
 
 enum Feed {
     Buffer { samples: Vec<f32>, cursor: usize },
-    File(Box<AudioReader>, Vec<f32>),
+    File(Box<AudioReader>, std::collections::VecDeque<f32>),
     Silence { total: usize, cursor: usize },
 }
 
@@ -107,7 +107,7 @@ impl Feed {
             Feed::File(r, pending) => {
                 while pending.len() < max {
                     match r.next_chunk() {
-                        Ok(Some(c)) => pending.extend_from_slice(&c),
+                        Ok(Some(c)) => pending.extend(c),
                         Ok(None) => break,
                         Err(e) => {
                             tracing::warn!("audio: {e}");
@@ -171,7 +171,7 @@ impl Player {
                 cursor: 0,
             },
             AudioSource::File { path, .. } => match AudioReader::open(&path, rate, ch) {
-                Ok(Some(r)) => Feed::File(Box::new(r), Vec::new()),
+                Ok(Some(r)) => Feed::File(Box::new(r), std::collections::VecDeque::new()),
                 _ => Feed::Silence {
                     total: (duration * f64::from(rate)) as usize * usize::from(ch),
                     cursor: 0,

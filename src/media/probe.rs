@@ -205,8 +205,9 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     let mut read_error: Option<String> = None;
     let errors_before = ffmpeg_log::errors_logged();
     let mut frame = ffmpeg::frame::Video::empty();
-    let mut packet = ffmpeg::Packet::empty();
     loop {
+        // A fresh packet per read: av_read_frame does not release what a reused one held.
+        let mut packet = ffmpeg::Packet::empty();
         match packet.read(&mut ictx) {
             Ok(()) => {}
             Err(ffmpeg::Error::Eof) => break,

@@ -137,7 +137,6 @@ pub struct VideoReader {
     scaler: Option<(scaling::Context, (Pixel, u32, u32))>,
     decoded: ffmpeg::frame::Video,
     rgb: ffmpeg::frame::Video,
-    packet: ffmpeg::Packet,
     tight: Vec<u8>,
     rotated: Vec<u8>,
     eof_sent: bool,
@@ -206,7 +205,6 @@ impl VideoReader {
             scaler: None,
             decoded: ffmpeg::frame::Video::empty(),
             rgb: ffmpeg::frame::Video::empty(),
-            packet: ffmpeg::Packet::empty(),
             tight: Vec::new(),
             rotated: Vec::new(),
             eof_sent: false,
@@ -341,11 +339,14 @@ impl VideoReader {
             if self.eof_sent {
                 return Ok(None);
             }
-            match self.packet.read(&mut self.ictx) {
+            // A fresh packet per read: av_read_frame does not release what a reused one held
+            // (that leaked every compressed frame).
+            let mut packet = ffmpeg::Packet::empty();
+            match packet.read(&mut self.ictx) {
                 Ok(()) => {
-                    if self.packet.stream() == self.vidx {
+                    if packet.stream() == self.vidx {
                         // A corrupt packet costs its frame, not the stream.
-                        let _ = self.decoder.send_packet(&self.packet);
+                        let _ = self.decoder.send_packet(&packet);
                     }
                 }
                 Err(ffmpeg::Error::InvalidData) => continue,
@@ -398,7 +399,6 @@ pub struct AudioReader {
     /// Stream time (seconds) of the first decoded sample.
     first_secs: Option<f64>,
     decoded: ffmpeg::frame::Audio,
-    packet: ffmpeg::Packet,
     eof: bool,
     flushed: bool,
     /// After a seek: samples before this stream time are dropped.
@@ -438,7 +438,6 @@ impl AudioReader {
             time_base,
             first_secs: None,
             decoded: ffmpeg::frame::Audio::empty(),
-            packet: ffmpeg::Packet::empty(),
             eof: false,
             flushed: false,
             skip_until: None,
@@ -562,10 +561,11 @@ impl AudioReader {
                 }
                 return Ok(None);
             }
-            match self.packet.read(&mut self.ictx) {
+            let mut packet = ffmpeg::Packet::empty();
+            match packet.read(&mut self.ictx) {
                 Ok(()) => {
-                    if self.packet.stream() == self.aidx {
-                        let _ = self.decoder.send_packet(&self.packet); // a bad packet costs its samples
+                    if packet.stream() == self.aidx {
+                        let _ = self.decoder.send_packet(&packet); // a bad packet costs its samples
                     }
                 }
                 Err(ffmpeg::Error::InvalidData) => continue,
