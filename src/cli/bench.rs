@@ -26,6 +26,135 @@ pub enum BenchWhat {
     Triggers(TriggerBenchArgs),
     /// Decoding + resizing a file, next to the ffmpeg CLI doing the same job on it.
     Decode(DecodeBenchArgs),
+    /// Training and inference throughput of the video models (random data).
+    Train(TrainBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainBenchArgs {
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 16)]
+    pub frames: usize,
+    #[arg(long, value_delimiter = ',', default_value = "112,64")]
+    pub sizes: Vec<usize>,
+    /// Models to measure.
+    #[arg(long, value_delimiter = ',', default_value = "r2plus1d_tiny")]
+    pub models: Vec<String>,
+    /// Minimum measuring time per case (after one warm-up step).
+    #[arg(long, default_value_t = 3.0)]
+    pub min_secs: f64,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+#[derive(Serialize)]
+struct TrainRow {
+    model: String,
+    batch: usize,
+    frames: usize,
+    size: usize,
+    train_clips_per_sec: f64,
+    infer_clips_per_sec: f64,
+    device: String,
+}
+
+pub fn run_train(a: &TrainBenchArgs) -> anyhow::Result<()> {
+    use crate::train::device::{DevicePref, select_device};
+    use crate::train::models::{FusionConfig, Model, ModelKind, builder};
+    use candle_nn::Optimizer;
+    let pref = match a.device.as_str() {
+        "cpu" => DevicePref::Cpu,
+        "cuda" => DevicePref::Cuda,
+        other => anyhow::bail!("--device {other}: use cpu or cuda"),
+    };
+    let choice = select_device(pref);
+    if let Some(why) = &choice.fallback_reason {
+        eprintln!("triggerlab: {why}; measuring on the CPU");
+    }
+    let dev = choice.device.clone();
+    let mut rows = Vec::new();
+    for name in &a.models {
+        let kind: ModelKind = serde_json::from_value(serde_json::json!(name))
+            .with_context(|| format!("unknown model {name}"))?;
+        for &size in &a.sizes {
+            let vm = candle_nn::VarMap::new();
+            let model = Model::new(kind, FusionConfig::default(), 10, builder(&vm, &dev))?;
+            let mut opt = candle_nn::AdamW::new(
+                vm.all_vars(),
+                candle_nn::ParamsAdamW {
+                    lr: 1e-3,
+                    ..Default::default()
+                },
+            )?;
+            let video =
+                candle_core::Tensor::randn(0f32, 1.0, (a.batch, a.frames, size, size, 3), &dev)?;
+            let audio = candle_core::Tensor::randn(0f32, 1.0, (a.batch, 198, 64, 1), &dev)?;
+            let labels = candle_core::Tensor::new(
+                (0..a.batch as u32).map(|i| i % 10).collect::<Vec<_>>(),
+                &dev,
+            )?;
+            let mut step = || -> anyhow::Result<()> {
+                let out = model.forward(Some(&video), Some(&audio))?;
+                let loss = candle_nn::loss::cross_entropy(&out.logits, &labels)?;
+                opt.backward_step(&loss)?;
+                dev.synchronize()?;
+                Ok(())
+            };
+            let train = timed_rate(a.min_secs, a.batch, &mut step)?;
+            let mut infer = || -> anyhow::Result<()> {
+                let out = model.forward(Some(&video), Some(&audio))?;
+                std::hint::black_box(out.logits.to_vec2::<f32>()?);
+                Ok(())
+            };
+            let inf = timed_rate(a.min_secs, a.batch, &mut infer)?;
+            rows.push(TrainRow {
+                model: name.clone(),
+                batch: a.batch,
+                frames: a.frames,
+                size,
+                train_clips_per_sec: train,
+                infer_clips_per_sec: inf,
+                device: choice.label(),
+            });
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::json!({ "results": rows }));
+    } else {
+        for r in &rows {
+            println!(
+                "{} batch {} {}×{}×{} on {}: train {:.1} clips/s, inference {:.1} clips/s",
+                r.model,
+                r.batch,
+                r.frames,
+                r.size,
+                r.size,
+                r.device,
+                r.train_clips_per_sec,
+                r.infer_clips_per_sec
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Clips per second of `f` (one batch per call): one warm-up call, then calls for `min_secs`.
+fn timed_rate(
+    min_secs: f64,
+    batch: usize,
+    f: &mut dyn FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    f()?;
+    let start = Instant::now();
+    let mut n = 0usize;
+    while n == 0 || start.elapsed().as_secs_f64() < min_secs {
+        f()?;
+        n += 1;
+    }
+    Ok((n * batch) as f64 / start.elapsed().as_secs_f64())
 }
 
 #[derive(Debug, Args)]

@@ -60,6 +60,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Bench(args) => match &args.what {
             bench::BenchWhat::Triggers(a) => bench::run(a),
             bench::BenchWhat::Decode(a) => bench::run_decode(a),
+            bench::BenchWhat::Train(a) => bench::run_train(a),
         },
     };
     match result {

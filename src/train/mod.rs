@@ -5,3 +5,7 @@
 //! machine without one falls back to the CPU with a reason instead of failing.
 
 pub mod device;
+pub mod features;
+pub mod gemm;
+pub mod models;
+pub mod ops;
