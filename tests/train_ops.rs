@@ -5,6 +5,7 @@ use candle_core::{Device, Tensor, Var};
 use triggerlab::train::ops::shift::temporal_shift;
 use triggerlab::train::ops::spatial::spatial_conv;
 use triggerlab::train::ops::temporal::temporal_conv;
+use triggerlab::train::ops::trunk::{Layer, LayerKind, trunk};
 
 fn rand(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_add(0x9e3779b97f4a7c15);
@@ -104,6 +105,9 @@ fn spatial_conv_matches_the_naive_loop() {
         ([2, 7, 9, 3], 5, 1),
         ([3, 11, 8, 4], 6, 2),
         ([1, 5, 5, 16], 8, 2),
+        // Several tiles of whole images, the last one partial.
+        ([40, 5, 5, 3], 4, 1),
+        ([13, 9, 9, 4], 5, 2),
     ] {
         let [n, h, w, ci] = dims;
         let (xv, wv, bv) = (rand(n * h * w * ci, 1), rand(co * 9 * ci, 2), rand(co, 3));
@@ -240,4 +244,177 @@ fn shift_gradient_is_the_reverse_shift() {
         &|| forward().and_then(|l| l.to_scalar::<f32>()).expect("loss"),
         "x",
     );
+}
+
+/// Gradients of `Σ y·r` for a spatial conv: (dx, dW, db), with the fused op or with candle's own
+/// conv2d (NCHW, an independent implementation).
+fn spatial_grads(dims: [usize; 4], co: usize, st: usize, fused: bool) -> Vec<Vec<f32>> {
+    let dev = Device::Cpu;
+    let [n, h, w, ci] = dims;
+    let x = Var::from_vec(rand(n * h * w * ci, 21), (n, h, w, ci), &dev).expect("x");
+    let wt = Var::from_vec(rand(co * 9 * ci, 22), (co, 3, 3, ci), &dev).expect("w");
+    let b = Var::from_vec(rand(co, 23), co, &dev).expect("b");
+    let y = if fused {
+        spatial_conv(x.as_tensor(), wt.as_tensor(), b.as_tensor(), st, true)
+    } else {
+        x.as_tensor()
+            .permute((0, 3, 1, 2))
+            .and_then(|xc| xc.conv2d(&wt.as_tensor().permute((0, 3, 1, 2))?, 1, st, 1, 1))
+            .and_then(|y| y.broadcast_add(&b.as_tensor().reshape((1, co, 1, 1))?))
+            .and_then(|y| y.relu())
+            .and_then(|y| y.permute((0, 2, 3, 1)))
+    }
+    .expect("forward");
+    let r = Tensor::from_vec(rand(y.elem_count(), 24), y.shape(), &dev).expect("r");
+    let grads = (y * r)
+        .and_then(|l| l.sum_all())
+        .and_then(|l| l.backward())
+        .expect("backward");
+    [&x, &wt, &b]
+        .iter()
+        .map(|v| {
+            grads
+                .get(v.as_tensor())
+                .expect("gradient")
+                .flatten_all()
+                .and_then(|t| t.to_vec1())
+                .expect("vec")
+        })
+        .collect()
+}
+
+#[test]
+fn spatial_gradients_match_candles_conv2d_across_tiles() {
+    for (dims, co, st) in [([40, 5, 5, 3], 4, 1), ([13, 9, 9, 4], 5, 2)] {
+        let ours = spatial_grads(dims, co, st, true);
+        let reference = spatial_grads(dims, co, st, false);
+        for (a, b) in ours.iter().zip(&reference) {
+            close(a, b, 1e-4);
+        }
+    }
+}
+
+/// A small trunk: (spatial s2 3→4, temporal s2 4→4, spatial s1 4→5, temporal s1 5→5).
+const LAYERS: [Layer; 4] = [
+    Layer {
+        kind: LayerKind::Spatial,
+        stride: 2,
+        ci: 3,
+        co: 4,
+    },
+    Layer {
+        kind: LayerKind::Temporal,
+        stride: 2,
+        ci: 4,
+        co: 4,
+    },
+    Layer {
+        kind: LayerKind::Spatial,
+        stride: 1,
+        ci: 4,
+        co: 5,
+    },
+    Layer {
+        kind: LayerKind::Temporal,
+        stride: 1,
+        ci: 5,
+        co: 5,
+    },
+];
+
+/// Pooled features and the gradients of `Σ features·r` for the per-layer weights, through the
+/// trunk op (`fused`) or the chain of per-layer ops and candle's mean.
+fn trunk_run(fused: bool) -> Vec<Vec<f32>> {
+    let dev = Device::Cpu;
+    let (nb, t, h, w) = (3, 6, 9, 9);
+    let x = Tensor::from_vec(rand(nb * t * h * w * 3, 31), (nb, t, h, w, 3), &dev).expect("x");
+    let params: Vec<(Var, Var)> = LAYERS
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let wl = l.weight_len();
+            let shape: Vec<usize> = match l.kind {
+                LayerKind::Spatial => vec![l.co, 3, 3, l.ci],
+                LayerKind::Temporal => vec![l.co, 3, l.ci],
+            };
+            let wv = Var::from_vec(rand(wl, 40 + i as u64), shape, &dev).expect("w");
+            // Positive biases keep units alive, so the comparison exercises every path.
+            let bv: Vec<f32> = rand(l.co, 50 + i as u64).iter().map(|v| v + 0.5).collect();
+            (wv, Var::from_vec(bv, l.co, &dev).expect("b"))
+        })
+        .collect();
+    let feats = if fused {
+        let ws: Vec<Tensor> = params
+            .iter()
+            .map(|(w, _)| w.flatten_all().expect("flat"))
+            .collect();
+        let bs: Vec<Tensor> = params.iter().map(|(_, b)| b.as_tensor().clone()).collect();
+        trunk(
+            &x,
+            &Tensor::cat(&ws, 0).expect("cat"),
+            &Tensor::cat(&bs, 0).expect("cat"),
+            &LAYERS,
+        )
+    } else {
+        let mut cur = x.clone();
+        for (l, (w, b)) in LAYERS.iter().zip(&params) {
+            cur = match l.kind {
+                LayerKind::Spatial => {
+                    spatial_conv(&cur, w.as_tensor(), b.as_tensor(), l.stride, true)
+                }
+                LayerKind::Temporal => temporal_conv(&cur, w.as_tensor(), b.as_tensor(), l.stride),
+            }
+            .expect("layer");
+        }
+        let (b, t, h, w, c) = cur.dims5().expect("dims");
+        cur.reshape((b, t * h * w, c)).and_then(|v| v.mean(1))
+    }
+    .expect("features");
+    let r = Tensor::from_vec(rand(feats.elem_count(), 60), feats.shape(), &dev).expect("r");
+    let grads = (&feats * r)
+        .and_then(|l| l.sum_all())
+        .and_then(|l| l.backward())
+        .expect("backward");
+    let mut out = vec![
+        feats
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .expect("feats"),
+    ];
+    for (w, b) in &params {
+        for v in [w, b] {
+            out.push(
+                grads
+                    .get(v.as_tensor())
+                    .expect("gradient")
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1())
+                    .expect("vec"),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn trunk_matches_the_chain_of_per_layer_ops() {
+    let fused = trunk_run(true);
+    let chain = trunk_run(false);
+    assert_eq!(fused.len(), 9);
+    for (a, b) in fused.iter().zip(&chain) {
+        close(a, b, 1e-5);
+    }
+}
+
+#[test]
+fn gradients_do_not_depend_on_the_thread_count() {
+    // Exact resume and reproducible runs need bit-identical sums on any machine.
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(|| (trunk_run(true), spatial_grads([40, 5, 5, 3], 4, 1, true)))
+    };
+    assert!(on(1) == on(3), "results differ between 1 and 3 threads");
 }

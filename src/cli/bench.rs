@@ -64,7 +64,7 @@ struct TrainRow {
 pub fn run_train(a: &TrainBenchArgs) -> anyhow::Result<()> {
     use crate::train::device::{DevicePref, select_device};
     use crate::train::models::{FusionConfig, Model, ModelKind, builder};
-    use candle_nn::Optimizer;
+    use crate::train::optim::{OptKind, Optimizer};
     let pref = match a.device.as_str() {
         "cpu" => DevicePref::Cpu,
         "cuda" => DevicePref::Cuda,
@@ -82,12 +82,20 @@ pub fn run_train(a: &TrainBenchArgs) -> anyhow::Result<()> {
         for &size in &a.sizes {
             let vm = candle_nn::VarMap::new();
             let model = Model::new(kind, FusionConfig::default(), 10, builder(&vm, &dev))?;
-            let mut opt = candle_nn::AdamW::new(
-                vm.all_vars(),
-                candle_nn::ParamsAdamW {
-                    lr: 1e-3,
-                    ..Default::default()
+            // The trainer's own AdamW (the step it takes in real runs).
+            let vars = vm
+                .data()
+                .lock()
+                .map_err(|_| anyhow::anyhow!("variable map poisoned"))?
+                .clone();
+            let mut opt = Optimizer::new(
+                OptKind::AdamW {
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
                 },
+                0.01,
+                &vars,
             )?;
             let video =
                 candle_core::Tensor::randn(0f32, 1.0, (a.batch, a.frames, size, size, 3), &dev)?;
@@ -99,7 +107,7 @@ pub fn run_train(a: &TrainBenchArgs) -> anyhow::Result<()> {
             let mut step = || -> anyhow::Result<()> {
                 let out = model.forward(Some(&video), Some(&audio))?;
                 let loss = candle_nn::loss::cross_entropy(&out.logits, &labels)?;
-                opt.backward_step(&loss)?;
+                opt.step(&loss.backward()?, 1e-3)?;
                 dev.synchronize()?;
                 Ok(())
             };

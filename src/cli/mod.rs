@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bench;
 pub mod info;
+pub mod run;
 pub mod synth;
 
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Write the procedural SynthMotion dataset (UCF-101 layout, MP4 with audio).
     Synth(synth::SynthArgs),
+    /// Poison a dataset and train and evaluate a backdoored model (an experiment spec, TOML).
+    Run(run::RunArgs),
 }
 
 /// Runs a subcommand; the exit code is 0 on success, 1 on failure (after one line on stderr).
@@ -57,6 +60,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Info(args) => info::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Synth(args) => synth::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Bench(args) => match &args.what {
             bench::BenchWhat::Triggers(a) => bench::run(a),
             bench::BenchWhat::Decode(a) => bench::run_decode(a),

@@ -257,3 +257,82 @@ mod tests {
         assert!((snr - 20.0).abs() < 1e-3, "{snr}"); // 0.25 / 0.0025 = 100 → 20 dB
     }
 }
+
+/// Classification metrics of a backdoored model.
+pub mod classify {
+    /// Fraction of `pred` equal to `labels`; `None` for no clips.
+    pub fn accuracy(pred: &[usize], labels: &[usize]) -> Option<f64> {
+        (!labels.is_empty()).then(|| {
+            pred.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64
+        })
+    }
+
+    /// Attack success rate: of the triggered clips whose true class is not the target (or all of
+    /// them when `include_target`), the fraction predicted as the target.
+    pub fn attack_success_rate(
+        pred: &[usize],
+        labels: &[usize],
+        target: usize,
+        include_target: bool,
+    ) -> Option<f64> {
+        let counted: Vec<usize> = (0..labels.len())
+            .filter(|&i| include_target || labels[i] != target)
+            .collect();
+        (!counted.is_empty()).then(|| {
+            counted.iter().filter(|&&i| pred[i] == target).count() as f64 / counted.len() as f64
+        })
+    }
+
+    /// Robust accuracy: triggered clips (true class not the target) still predicted as their class.
+    pub fn robust_accuracy(pred: &[usize], labels: &[usize], target: usize) -> Option<f64> {
+        let counted: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] != target).collect();
+        (!counted.is_empty()).then(|| {
+            counted.iter().filter(|&&i| pred[i] == labels[i]).count() as f64 / counted.len() as f64
+        })
+    }
+
+    /// ASR per true class (`None` for the target class and classes without triggered clips).
+    pub fn per_class_asr(
+        pred: &[usize],
+        labels: &[usize],
+        target: usize,
+        classes: usize,
+    ) -> Vec<Option<f64>> {
+        (0..classes)
+            .map(|c| {
+                if c == target {
+                    return None;
+                }
+                let idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+                (!idx.is_empty()).then(|| {
+                    idx.iter().filter(|&&i| pred[i] == target).count() as f64 / idx.len() as f64
+                })
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn hand_made_predictions() {
+            let labels = [0, 1, 2, 2, 0, 1];
+            let clean = [0, 1, 2, 1, 0, 0];
+            assert_eq!(accuracy(&clean, &labels), Some(4.0 / 6.0));
+            // Target 2; the triggered clips of classes 0 and 1 (indices 0, 1, 4, 5).
+            let trig = [2, 1, 2, 2, 2, 2];
+            assert_eq!(attack_success_rate(&trig, &labels, 2, false), Some(0.75));
+            assert_eq!(
+                attack_success_rate(&trig, &labels, 2, true),
+                Some(5.0 / 6.0)
+            );
+            assert_eq!(robust_accuracy(&trig, &labels, 2), Some(0.25));
+            assert_eq!(
+                per_class_asr(&trig, &labels, 2, 3),
+                vec![Some(1.0), Some(0.5), None]
+            );
+            assert_eq!(accuracy(&[], &[]), None);
+        }
+    }
+}

@@ -20,6 +20,11 @@ pub enum Stream {
     AudioNoise = 9,
     Synth = 10,
     SynthAudio = 11,
+    Poison = 12,
+    Init = 13,
+    Shuffle = 14,
+    Augment = 15,
+    EvalFrames = 16,
 }
 
 /// SplitMix64's finaliser: a fast, well-mixed 64-bit hash.

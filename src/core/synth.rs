@@ -406,6 +406,20 @@ fn sound(motion: Motion, secs: f32, sr: u32, rng: &mut ChaCha8Rng) -> Vec<f32> {
     out
 }
 
+/// Whether clip `index` of a class belongs to the test split. Clips come in groups of 4 as in
+/// UCF-101 (`gNN_cNN`); the first ~28 % of groups test (UCF-101's split 1 keeps groups 1–7 of
+/// 25), and with a single group the first clip of each class tests (when there is more than one).
+pub fn is_test_clip(per_class: usize, index: usize) -> bool {
+    let groups = (per_class.max(1) - 1) / 4 + 1;
+    let group = index / 4 + 1;
+    if groups >= 2 {
+        let test_groups = ((groups as f64 * 0.28).round() as usize).clamp(1, groups - 1);
+        group <= test_groups
+    } else {
+        per_class > 1 && index.is_multiple_of(4)
+    }
+}
+
 /// Clip `index` of class `class` (0-based), deterministic in (`spec.seed`, class, index).
 pub fn synth_clip(spec: &SynthSpec, class: usize, index: usize) -> Result<Clip, SpecError> {
     spec.validate()?;

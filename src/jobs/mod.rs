@@ -4,6 +4,7 @@
 //! Belongs here: starting and cancelling jobs (decode a file, probe devices, later: poison,
 //! train, export) and the event types they send. Depends on `core`, `media`, `train`, `gpu`.
 
+pub mod experiment;
 pub mod load;
 pub mod player;
 pub mod stream;
@@ -35,6 +36,11 @@ where
 pub struct CancelFlag(Arc<AtomicBool>);
 
 impl CancelFlag {
+    /// A flag shared with code that watches a plain `AtomicBool` (the trainer).
+    pub fn from_shared(flag: Arc<AtomicBool>) -> Self {
+        CancelFlag(flag)
+    }
+
     pub fn cancel(&self) {
         self.0.store(true, Ordering::Relaxed);
     }

@@ -172,10 +172,14 @@ fn encode_mp4_into(clip: &Clip, tmp: &Path, opts: &EncodeOptions) -> Result<(), 
     }
     let scaler = scaling::Context::get(Pixel::RGB24, w, h, pix, w, h, scaling::Flags::BILINEAR)
         .map_err(|e| format!("cannot convert to {pix:?}: {e}"))?;
+    // FFmpeg does not clear new frames: zero the row padding so no uninitialised byte can
+    // reach the encoder (same clip, same bytes).
+    let mut rgb = ffmpeg::frame::Video::new(Pixel::RGB24, w, h);
+    rgb.data_mut(0).fill(0);
     let mut video = VideoOut {
         enc: venc,
         scaler,
-        rgb: ffmpeg::frame::Video::new(Pixel::RGB24, w, h),
+        rgb,
         yuv: ffmpeg::frame::Video::empty(),
         stream: vstream,
         time_base: frame_tb,

@@ -4,8 +4,12 @@
 //! CPU by default; the `cuda` cargo feature adds candle's CUDA backend, and a CUDA request on a
 //! machine without one falls back to the CPU with a reason instead of failing.
 
+pub mod data;
 pub mod device;
 pub mod features;
 pub mod gemm;
 pub mod models;
 pub mod ops;
+pub mod optim;
+pub mod report;
+pub mod trainer;

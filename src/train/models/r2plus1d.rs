@@ -6,8 +6,7 @@
 //! Weights are stored channels-last: spatial `[Co, 3, 3, Ci]`, temporal `[Co, 3, Ci]`.
 
 use super::{Dense, fused, kaiming};
-use crate::train::ops::spatial::{SpatialConv, spatial_conv};
-use crate::train::ops::temporal::temporal_conv;
+use crate::train::ops::trunk::{Layer, LayerKind, trunk};
 use candle_core::{D, Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -74,19 +73,32 @@ impl R2Plus1dTiny {
         }
     }
 
+    /// The fused CPU path: the whole convolution stack and the pool as one op (see
+    /// `ops::trunk`), fed the per-layer parameters concatenated.
     fn forward_fused(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, t, h, w, c) = x.dims5()?;
-        let (mut t, mut h, mut w, mut c) = (t, h, w, c);
-        let mut cur = x.reshape((b * t, h, w, c))?;
-        for (i, blk) in self.blocks.iter().enumerate() {
-            cur = spatial_conv(&cur, &blk.sw, &blk.sb, blk.ss, i > 0)?;
-            (h, w) = SpatialConv::output_hw(blk.ss, h, w);
-            c = blk.sw.dims()[0];
-            cur = temporal_conv(&cur.reshape((b, t, h * w, c))?, &blk.tw, &blk.tb, blk.st)?;
-            t = cur.dims()[1];
-            cur = cur.reshape((b * t, h, w, c))?;
+        let mut ws = Vec::with_capacity(8);
+        let mut bs = Vec::with_capacity(8);
+        let mut layers = Vec::with_capacity(8);
+        for blk in &self.blocks {
+            let (co, ci) = (blk.sw.dims()[0], blk.sw.dims()[3]);
+            ws.extend([blk.sw.flatten_all()?, blk.tw.flatten_all()?]);
+            bs.extend([blk.sb.clone(), blk.tb.clone()]);
+            layers.extend([
+                Layer {
+                    kind: LayerKind::Spatial,
+                    stride: blk.ss,
+                    ci,
+                    co,
+                },
+                Layer {
+                    kind: LayerKind::Temporal,
+                    stride: blk.st,
+                    ci: co,
+                    co,
+                },
+            ]);
         }
-        let pooled = cur.reshape((b, t * h * w, c))?.mean(1)?;
+        let pooled = trunk(x, &Tensor::cat(&ws, 0)?, &Tensor::cat(&bs, 0)?, &layers)?;
         self.fc.forward(&pooled)
     }
 

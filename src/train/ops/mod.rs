@@ -7,16 +7,46 @@
 pub mod shift;
 pub mod spatial;
 pub mod temporal;
+pub mod trunk;
 
 use candle_core::{CpuStorage, Layout, Result, Storage, Tensor};
+use std::sync::Mutex;
 
-/// The f32 data of a contiguous CPU tensor, copied out.
-pub(crate) fn cpu_vec(t: &Tensor) -> Result<Vec<f32>> {
+/// Runs `f` on the f32 data of a CPU tensor in place (no copy; made contiguous first if it is not).
+pub(crate) fn with_data<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     match &*storage {
-        Storage::Cpu(cpu) => Ok(contiguous_slice(cpu, layout)?.to_vec()),
+        Storage::Cpu(cpu) => f(contiguous_slice(cpu, layout)?),
         _ => candle_core::bail!("the fused CPU ops need CPU tensors"),
+    }
+}
+
+/// Large temporaries (im2col matrices, masked gradients) kept between training steps: the shapes
+/// repeat every step, and fresh allocations of this size cost a page fault per 4 KiB each time.
+static SCRATCH: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+/// At most this many buffers are kept (a step of the largest model uses about a dozen).
+const SCRATCH_KEEP: usize = 24;
+
+/// A buffer of exactly `len` elements with unspecified contents (callers overwrite all of it).
+pub(crate) fn scratch(len: usize) -> Vec<f32> {
+    let found = SCRATCH.lock().ok().and_then(|mut pool| {
+        let i = pool.iter().position(|v| v.len() == len)?;
+        Some(pool.swap_remove(i))
+    });
+    found.unwrap_or_else(|| vec![0f32; len])
+}
+
+/// Gives a buffer back for reuse.
+pub(crate) fn recycle(v: Vec<f32>) {
+    if v.is_empty() {
+        return;
+    }
+    if let Ok(mut pool) = SCRATCH.lock() {
+        pool.push(v);
+        if pool.len() > SCRATCH_KEEP {
+            pool.remove(0);
+        }
     }
 }
 
@@ -29,40 +59,11 @@ pub(crate) fn contiguous_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a 
     }
 }
 
-/// Threads for one large GEMM.
-pub(crate) fn threads() -> usize {
-    rayon::current_num_threads()
-}
-
-/// `g ⊙ (y > 0)`: the gradient through a fused ReLU, given the op's output.
-pub(crate) fn relu_mask(g: &mut [f32], y: &[f32]) {
-    for (gv, &yv) in g.iter_mut().zip(y) {
-        if yv <= 0.0 {
-            *gv = 0.0;
-        }
+/// Adds equally long vectors in the order given.
+pub(crate) fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut total = vec![0f32; len];
+    for p in parts {
+        total.iter_mut().zip(&p).for_each(|(x, y)| *x += y);
     }
-}
-
-/// Column sums of a row-major `rows`×`cols` matrix (the bias gradient).
-pub(crate) fn col_sums(g: &[f32], cols: usize) -> Vec<f32> {
-    use rayon::prelude::*;
-    let rows = g.len() / cols.max(1);
-    let chunk = rows.div_ceil(threads().max(1) * 4).max(1) * cols;
-    g.par_chunks(chunk)
-        .map(|c| {
-            let mut s = vec![0f32; cols];
-            for row in c.chunks_exact(cols) {
-                for (a, b) in s.iter_mut().zip(row) {
-                    *a += b;
-                }
-            }
-            s
-        })
-        .reduce(
-            || vec![0f32; cols],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        )
+    total
 }

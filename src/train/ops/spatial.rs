@@ -1,39 +1,40 @@
-//! 3×3 spatial convolution, padding 1, stride s, channels-last (`[N, H, W, Ci]`), fused with
-//! bias and ReLU: `y = relu(conv(x, w) + b)`. Weights are `[Co, 3, 3, Ci]`.
+//! 3×3 spatial convolution, padding 1, stride s, channels-last (`[N, H, W, Ci]`, or clips
+//! `[B, T, H, W, Ci]` whose frames count as images), fused with bias and ReLU:
+//! `y = relu(conv(x, w) + b)`. Weights are `[Co, 3, 3, Ci]`.
 //!
-//! Forward: im2col (`P`, one row of 9·Ci values per output pixel) then `y = P · Wᵀ`.
-//! Backward: `g ← g ⊙ (y > 0)`, `db = Σ g`, `dW = gᵀ · P`, and (unless the input is data)
-//! `dP = g · W` scattered back into `dx` (col2im). `P` is kept from the forward pass.
+//! Work goes in tiles of whole images, each small enough to stay in cache: im2col of the tile
+//! (`P`, one row of 9·Ci values per output pixel), `y = P · Wᵀ`, bias and ReLU. The full `P` is
+//! never materialised; the backward pass rebuilds each tile's `P` from `x` (cheaper than
+//! writing and re-reading it through memory): `g ← g ⊙ (y > 0)`, `db = Σ g`, `dW = gᵀ · P`, and
+//! (unless the input is data) `dP = g · W`, gathered back into `dx` (col2im). Tiles depend only
+//! on the shapes and their partial sums are added in tile order, so results are the same bit for
+//! bit on every run and thread count.
 
-use super::{col_sums, contiguous_slice, cpu_vec, relu_mask, threads};
+use super::{contiguous_slice, sum_in_order, with_data};
 use crate::train::gemm::{MatMut, MatRef, matmul};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Mutex;
+use std::cell::RefCell;
 
 pub struct SpatialConv {
     pub stride: usize,
     /// False for the first layer: its input is data and needs no gradient.
     pub input_grad: bool,
-    /// (x shape, im2col matrix) kept for the backward pass.
-    saved: Mutex<Option<([usize; 4], Vec<f32>)>>,
 }
 
 impl SpatialConv {
     pub fn new(stride: usize, input_grad: bool) -> Self {
-        SpatialConv {
-            stride,
-            input_grad,
-            saved: Mutex::new(None),
-        }
+        SpatialConv { stride, input_grad }
     }
 
-    fn out_hw(&self, h: usize, w: usize) -> (usize, usize) {
-        ((h - 1) / self.stride + 1, (w - 1) / self.stride + 1)
+    /// Output spatial size for an input of `h`×`w`.
+    pub fn output_hw(stride: usize, h: usize, w: usize) -> (usize, usize) {
+        ((h - 1) / stride + 1, (w - 1) / stride + 1)
     }
 }
 
-/// Applies the fused op: `x [N,H,W,Ci]`, `w [Co,3,3,Ci]`, `b [Co]` → `[N,Ho,Wo,Co]`.
+/// Applies the fused op: `x [N,H,W,Ci]` (or `[B,T,H,W,Ci]`), `w [Co,3,3,Ci]`, `b [Co]` →
+/// `[N,Ho,Wo,Co]` (or `[B,T,Ho,Wo,Co]`).
 pub fn spatial_conv(
     x: &Tensor,
     w: &Tensor,
@@ -45,74 +46,297 @@ pub fn spatial_conv(
         .apply_op3(w, b, SpatialConv::new(stride, input_grad))
 }
 
-/// im2col for a batch: `P[(n, oh, ow), (kh, kw, ci)]`.
-pub fn im2col(x: &[f32], [n, h, w, ci]: [usize; 4], stride: usize) -> (Vec<f32>, usize, usize) {
-    let (ho, wo) = ((h - 1) / stride + 1, (w - 1) / stride + 1);
-    let k = 9 * ci;
-    let mut p = vec![0f32; n * ho * wo * k];
-    p.par_chunks_mut(ho * wo * k)
-        .enumerate()
-        .for_each(|(img, pm)| {
-            let xi = &x[img * h * w * ci..(img + 1) * h * w * ci];
-            for oh in 0..ho {
-                for ow in 0..wo {
-                    let row = &mut pm[(oh * wo + ow) * k..(oh * wo + ow + 1) * k];
-                    for kh in 0..3 {
-                        let ih = (oh * stride + kh) as isize - 1;
-                        if ih < 0 || ih >= h as isize {
-                            continue;
-                        }
-                        for kw in 0..3 {
-                            let iw = (ow * stride + kw) as isize - 1;
-                            if iw < 0 || iw >= w as isize {
-                                continue;
-                            }
-                            let src = (ih as usize * w + iw as usize) * ci;
-                            row[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci]
-                                .copy_from_slice(&xi[src..src + ci]);
-                        }
-                    }
-                }
-            }
-        });
-    (p, ho, wo)
+/// The geometry of one call.
+#[derive(Clone, Copy, Debug)]
+struct Geom {
+    n: usize,
+    h: usize,
+    w: usize,
+    ci: usize,
+    ho: usize,
+    wo: usize,
+    stride: usize,
+    /// Images per tile.
+    per_tile: usize,
 }
 
-/// col2im: adds `dP` back into `dx` (`[N,H,W,Ci]`).
-fn col2im(dp: &[f32], [n, h, w, ci]: [usize; 4], stride: usize) -> Vec<f32> {
-    let (ho, wo) = ((h - 1) / stride + 1, (w - 1) / stride + 1);
-    let k = 9 * ci;
-    let mut dx = vec![0f32; n * h * w * ci];
-    dx.par_chunks_mut(h * w * ci)
-        .enumerate()
-        .for_each(|(img, dxi)| {
-            let pm = &dp[img * ho * wo * k..(img + 1) * ho * wo * k];
-            for oh in 0..ho {
-                for ow in 0..wo {
-                    let row = &pm[(oh * wo + ow) * k..(oh * wo + ow + 1) * k];
-                    for kh in 0..3 {
-                        let ih = (oh * stride + kh) as isize - 1;
-                        if ih < 0 || ih >= h as isize {
+impl Geom {
+    fn new(dims: &[usize], _co: usize, stride: usize) -> Result<Geom> {
+        if dims.len() < 4 {
+            candle_core::bail!("spatial conv input must be [N,H,W,C] or [B,T,H,W,C], got {dims:?}")
+        }
+        let r = dims.len();
+        let n: usize = dims[..r - 3].iter().product();
+        let (h, w, ci) = (dims[r - 3], dims[r - 2], dims[r - 1]);
+        let (ho, wo) = SpatialConv::output_hw(stride, h, w);
+        // About 2048 rows per tile (P of a tile then fits in L2), but at least 8 tiles when the
+        // batch allows, so both cores have work. A function of the shape only.
+        let rows = n * ho * wo;
+        let target = (rows / 8).clamp(256, 2048);
+        let per_tile = (target / (ho * wo)).clamp(1, n.max(1));
+        Ok(Geom {
+            n,
+            h,
+            w,
+            ci,
+            ho,
+            wo,
+            stride,
+            per_tile,
+        })
+    }
+
+    fn k(&self) -> usize {
+        9 * self.ci
+    }
+
+    fn tiles(&self) -> usize {
+        self.n.div_ceil(self.per_tile)
+    }
+
+    /// Images of tile `t`.
+    fn images(&self, t: usize) -> std::ops::Range<usize> {
+        t * self.per_tile..((t + 1) * self.per_tile).min(self.n)
+    }
+}
+
+thread_local! {
+    /// Per-thread tile buffers (P or dP, and the masked gradient), reused across calls.
+    static TILE_P: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static TILE_G: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's buffer `which`, at least `len` long (contents unspecified).
+fn with_tile<R>(
+    which: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+    len: usize,
+    f: impl FnOnce(&mut [f32]) -> R,
+) -> R {
+    which.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        f(&mut buf[..len])
+    })
+}
+
+/// Copies a short run; runs of the first layer (3 channels) get fixed sizes, which the compiler
+/// turns into a few moves instead of a `memcpy` call.
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    match src.len() {
+        3 => dst[..3].copy_from_slice(&src[..3]),
+        6 => dst[..6].copy_from_slice(&src[..6]),
+        9 => dst[..9].copy_from_slice(&src[..9]),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// im2col of the images `xs` (consecutive, each `h·w·ci`) into `p` (every element written):
+/// `P[(img, oh, ow), (kh, kw, ci)]`.
+fn im2col_into(p: &mut [f32], xs: &[f32], g: &Geom) {
+    let (h, w, ci, stride) = (g.h, g.w, g.ci, g.stride);
+    let k = g.k();
+    for (xi, pm) in xs
+        .chunks_exact(h * w * ci)
+        .zip(p.chunks_exact_mut(g.ho * g.wo * k))
+    {
+        for oh in 0..g.ho {
+            for ow in 0..g.wo {
+                let row = &mut pm[(oh * g.wo + ow) * k..(oh * g.wo + ow + 1) * k];
+                // The three taps of a kernel row are neighbours in x: one run per row.
+                let iw0 = (ow * stride) as isize - 1;
+                let lo = (-iw0).max(0) as usize;
+                let hi = (w as isize - iw0).min(3) as usize;
+                for kh in 0..3 {
+                    let ih = (oh * stride + kh) as isize - 1;
+                    let dst = &mut row[kh * 3 * ci..(kh + 1) * 3 * ci];
+                    if ih < 0 || ih >= h as isize {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    dst[..lo * ci].fill(0.0);
+                    dst[hi * ci..].fill(0.0);
+                    let src = (ih as usize * w + (iw0 + lo as isize) as usize) * ci;
+                    copy_run(&mut dst[lo * ci..hi * ci], &xi[src..src + (hi - lo) * ci]);
+                }
+            }
+        }
+    }
+}
+
+/// col2im of the images of one tile: `dx[img, ih, iw] = Σ dP[img, oh, ow, (kh, kw)]` over the
+/// taps that read (ih, iw). Gathers per input pixel, so each element of `dx` is written once.
+fn col2im_into(dx: &mut [f32], dp: &[f32], g: &Geom) {
+    let (h, w, ci, stride) = (g.h, g.w, g.ci, g.stride);
+    let k = g.k();
+    // The output index that reads input index i through tap t, if any: i = o·stride + t − 1.
+    let src = |i: usize, t: usize, on: usize| -> Option<usize> {
+        let a = i as isize + 1 - t as isize;
+        (a >= 0 && (a as usize).is_multiple_of(stride) && (a as usize / stride) < on)
+            .then(|| a as usize / stride)
+    };
+    for (dxi, pm) in dx
+        .chunks_exact_mut(h * w * ci)
+        .zip(dp.chunks_exact(g.ho * g.wo * k))
+    {
+        for ih in 0..h {
+            for iw in 0..w {
+                let dst = &mut dxi[(ih * w + iw) * ci..(ih * w + iw + 1) * ci];
+                let mut first = true;
+                for kh in 0..3 {
+                    let Some(oh) = src(ih, kh, g.ho) else {
+                        continue;
+                    };
+                    for kw in 0..3 {
+                        let Some(ow) = src(iw, kw, g.wo) else {
                             continue;
-                        }
-                        for kw in 0..3 {
-                            let iw = (ow * stride + kw) as isize - 1;
-                            if iw < 0 || iw >= w as isize {
-                                continue;
-                            }
-                            let dst = &mut dxi[(ih as usize * w + iw as usize) * ci..][..ci];
-                            for (d, s) in dst
-                                .iter_mut()
-                                .zip(&row[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci])
-                            {
+                        };
+                        let from = &pm[(oh * g.wo + ow) * k + (kh * 3 + kw) * ci..][..ci];
+                        if first {
+                            dst.copy_from_slice(from);
+                            first = false;
+                        } else {
+                            for (d, s) in dst.iter_mut().zip(from) {
                                 *d += s;
                             }
                         }
                     }
                 }
+                if first {
+                    dst.fill(0.0);
+                }
+            }
+        }
+    }
+}
+
+/// Forward kernel: `x` (images per `dims`) → `y` (`[.., Ho, Wo, Co]`, every element written).
+pub(crate) fn forward(
+    x: &[f32],
+    dims: &[usize],
+    w: &[f32],
+    b: &[f32],
+    stride: usize,
+    y: &mut [f32],
+) -> Result<()> {
+    let co = b.len();
+    let g = Geom::new(dims, co, stride)?;
+    let (k, rows_img, img_in) = (g.k(), g.ho * g.wo, g.h * g.w * g.ci);
+    if w.len() != co * k || x.len() != g.n * img_in || y.len() != g.n * rows_img * co {
+        candle_core::bail!("spatial conv: sizes do not match the shape {dims:?} and {co} outputs");
+    }
+    y.par_chunks_mut(g.per_tile * rows_img * co)
+        .enumerate()
+        .for_each(|(t, yt)| {
+            let imgs = g.images(t);
+            let rows = imgs.len() * rows_img;
+            with_tile(&TILE_P, rows * k, |p| {
+                im2col_into(p, &x[imgs.start * img_in..imgs.end * img_in], &g);
+                matmul(
+                    MatMut::row_major(yt, rows, co),
+                    false,
+                    MatRef::row_major(p, rows, k),
+                    MatRef::row_major(w, co, k).t(),
+                    1,
+                );
+            });
+            for row in yt.chunks_exact_mut(co) {
+                for (v, bb) in row.iter_mut().zip(b) {
+                    *v = (*v + bb).max(0.0);
+                }
             }
         });
-    dx
+    Ok(())
+}
+
+/// Backward kernel: given the input `x`, the output `y` and its gradient `grad`, returns
+/// (dW, db) and writes dx into `dx` when given (every element written).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward(
+    x: &[f32],
+    dims: &[usize],
+    w: &[f32],
+    y: &[f32],
+    grad: &[f32],
+    co: usize,
+    stride: usize,
+    dx: Option<&mut [f32]>,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let g = Geom::new(dims, co, stride)?;
+    let (k, rows_img, img_in) = (g.k(), g.ho * g.wo, g.h * g.w * g.ci);
+    let out_len = g.n * rows_img * co;
+    if w.len() != co * k || x.len() != g.n * img_in || y.len() != out_len || grad.len() != out_len {
+        candle_core::bail!("spatial conv backward: sizes do not match the shape {dims:?}");
+    }
+    // (dW, db) of tile t; its dx if `dxt` is given.
+    let work = |t: usize, dxt: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
+        let imgs = g.images(t);
+        let rows = imgs.len() * rows_img;
+        let out = imgs.start * rows_img * co..imgs.end * rows_img * co;
+        let (yt, gt) = (&y[out.clone()], &grad[out]);
+        let mut dw = vec![0f32; co * k];
+        let mut db = vec![0f32; co];
+        with_tile(&TILE_G, rows * co, |gm| {
+            for ((m, &gg), &yy) in gm.iter_mut().zip(gt).zip(yt) {
+                *m = if yy > 0.0 { gg } else { 0.0 };
+            }
+            for row in gm.chunks_exact(co) {
+                for (a, b) in db.iter_mut().zip(row) {
+                    *a += b;
+                }
+            }
+            with_tile(&TILE_P, rows * k, |p| {
+                im2col_into(p, &x[imgs.start * img_in..imgs.end * img_in], &g);
+                matmul(
+                    MatMut::row_major(&mut dw, co, k),
+                    false,
+                    MatRef::row_major(gm, rows, co).t(),
+                    MatRef::row_major(p, rows, k),
+                    1,
+                );
+                if let Some(dxt) = dxt {
+                    // P is spent: the buffer takes dP.
+                    matmul(
+                        MatMut::row_major(p, rows, k),
+                        false,
+                        MatRef::row_major(gm, rows, co),
+                        MatRef::row_major(w, co, k),
+                        1,
+                    );
+                    col2im_into(dxt, p, &g);
+                }
+            });
+        });
+        (dw, db)
+    };
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = match dx {
+        Some(dx) => {
+            if dx.len() != x.len() {
+                candle_core::bail!("spatial conv backward: dx has the wrong size");
+            }
+            dx.par_chunks_mut(g.per_tile * img_in)
+                .enumerate()
+                .map(|(t, dxt)| work(t, Some(dxt)))
+                .collect()
+        }
+        None => (0..g.tiles())
+            .into_par_iter()
+            .map(|t| work(t, None))
+            .collect(),
+    };
+    let (dws, dbs): (Vec<Vec<f32>>, Vec<Vec<f32>>) = parts.into_iter().unzip();
+    Ok((sum_in_order(dws, co * k), sum_in_order(dbs, co)))
+}
+
+/// Output shape for an input shape: the last three dimensions become (Ho, Wo, Co).
+pub(crate) fn output_dims(dims: &[usize], co: usize, stride: usize) -> Vec<usize> {
+    let r = dims.len();
+    let (ho, wo) = SpatialConv::output_hw(stride, dims[r - 3], dims[r - 2]);
+    let mut out = dims[..r - 3].to_vec();
+    out.extend([ho, wo, co]);
+    out
 }
 
 impl CustomOp3 for SpatialConv {
@@ -132,87 +356,53 @@ impl CustomOp3 for SpatialConv {
         let x = contiguous_slice(xs, xl)?;
         let w = contiguous_slice(ws, wl)?;
         let b = contiguous_slice(bs, bl)?;
-        let &[n, h, wd, ci] = xl.dims() else {
-            candle_core::bail!("spatial conv input must be [N,H,W,C], got {:?}", xl.dims())
-        };
+        let dims = xl.dims();
         let &[co, 3, 3, wci] = wl.dims() else {
             candle_core::bail!(
                 "spatial conv weight must be [Co,3,3,Ci], got {:?}",
                 wl.dims()
             )
         };
-        if wci != ci || b.len() != co {
+        if dims.len() < 4 || wci != dims[dims.len() - 1] || b.len() != co {
             candle_core::bail!(
-                "spatial conv: input has {ci} channels, weight {wci}, bias {}",
+                "spatial conv: input {dims:?}, weight {:?}, bias {}",
+                wl.dims(),
                 b.len()
             );
         }
-        let (p, ho, wo) = im2col(x, [n, h, wd, ci], self.stride);
-        let m = n * ho * wo;
-        let k = 9 * ci;
-        let mut y = vec![0f32; m * co];
-        matmul(
-            MatMut::row_major(&mut y, m, co),
-            false,
-            MatRef::row_major(&p, m, k),
-            MatRef::row_major(w, co, k).t(),
-            threads(),
-        );
-        y.par_chunks_mut(co * 64).for_each(|rows| {
-            for row in rows.chunks_exact_mut(co) {
-                for (v, bb) in row.iter_mut().zip(b) {
-                    *v = (*v + bb).max(0.0);
-                }
-            }
-        });
-        if let Ok(mut s) = self.saved.lock() {
-            *s = Some(([n, h, wd, ci], p));
-        }
-        Ok((CpuStorage::F32(y), Shape::from((n, ho, wo, co))))
+        let out = output_dims(dims, co, self.stride);
+        let mut y = vec![0f32; out.iter().product()];
+        forward(x, dims, w, b, self.stride, &mut y)?;
+        Ok((CpuStorage::F32(y), Shape::from(out)))
     }
 
     fn bwd(
         &self,
-        _x: &Tensor,
+        x: &Tensor,
         w: &Tensor,
         _b: &Tensor,
         y: &Tensor,
-        g: &Tensor,
+        grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let Some((xdims, p)) = self.saved.lock().ok().and_then(|mut s| s.take()) else {
-            candle_core::bail!("spatial conv: backward called twice or without a forward pass")
-        };
-        let dev = g.device().clone();
+        let dev = grad.device().clone();
         let co = w.dims()[0];
-        let k = 9 * xdims[3];
-        let wv = cpu_vec(w)?;
-        let yv = cpu_vec(y)?;
-        let mut gv = cpu_vec(g)?;
-        relu_mask(&mut gv, &yv);
-        let m = gv.len() / co;
-        let db = col_sums(&gv, co);
-        let mut dw = vec![0f32; co * k];
-        matmul(
-            MatMut::row_major(&mut dw, co, k),
-            false,
-            MatRef::row_major(&gv, m, co).t(),
-            MatRef::row_major(&p, m, k),
-            threads(),
-        );
+        let mut dx = if self.input_grad {
+            vec![0f32; x.elem_count()]
+        } else {
+            Vec::new()
+        };
+        let (dw, db) = with_data(x, |xv| {
+            with_data(w, |wv| {
+                with_data(y, |yv| {
+                    with_data(grad, |gv| {
+                        let dxs = self.input_grad.then_some(dx.as_mut_slice());
+                        backward(xv, x.dims(), wv, yv, gv, co, self.stride, dxs)
+                    })
+                })
+            })
+        })?;
         let dx = if self.input_grad {
-            let mut dp = p; // reuse the buffer: P is not needed any more
-            matmul(
-                MatMut::row_major(&mut dp, m, k),
-                false,
-                MatRef::row_major(&gv, m, co),
-                MatRef::row_major(&wv, co, k),
-                threads(),
-            );
-            Some(Tensor::from_vec(
-                col2im(&dp, xdims, self.stride),
-                xdims.to_vec(),
-                &dev,
-            )?)
+            Some(Tensor::from_vec(dx, x.shape(), &dev)?)
         } else {
             None
         };
@@ -221,12 +411,5 @@ impl CustomOp3 for SpatialConv {
             Some(Tensor::from_vec(dw, w.dims().to_vec(), &dev)?),
             Some(Tensor::from_vec(db, co, &dev)?),
         ))
-    }
-}
-
-impl SpatialConv {
-    /// Output spatial size for an input of `h`×`w` (for model bookkeeping).
-    pub fn output_hw(stride: usize, h: usize, w: usize) -> (usize, usize) {
-        SpatialConv::new(stride, false).out_hw(h, w)
     }
 }

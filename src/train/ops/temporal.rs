@@ -1,36 +1,208 @@
 //! Temporal convolution, 3 taps, padding 1, stride st, on channels-last video
-//! `[B, T, S, Ci]` (S = H·W), fused with bias and ReLU. Weights are `[Co, 3, Ci]`.
+//! `[B, T, S, Ci]` (or `[B, T, H, W, Ci]`, S = H·W), fused with bias and ReLU. Weights are
+//! `[Co, 3, Ci]`.
 //!
 //! Each output frame is three accumulating GEMMs on the input frames directly (no im2col copy):
-//! `y[b,t] = Σₖ x[b, t·st + k − 1] · Wₖᵀ`. Backward mirrors it: `dWₖ += gᵀ·x`, `dx += g·Wₖ`.
+//! `y[b,t] = Σₖ x[b, t·st + k − 1] · Wₖᵀ`. Backward mirrors it: `dWₖ += gᵀ·x` (one partial per
+//! clip, added in clip order, so results do not depend on the thread count) and `dx`, gathered
+//! per input frame from the output frames that read it.
 
-use super::{col_sums, contiguous_slice, cpu_vec, relu_mask};
+use super::{contiguous_slice, recycle, scratch, sum_in_order, with_data};
 use crate::train::gemm::{MatMut, MatRef, matmul};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Mutex;
 
 pub struct TemporalConv {
     pub stride: usize,
-    saved: Mutex<Option<Vec<f32>>>,
 }
 
-/// Applies the fused op: `x [B,T,S,Ci]`, `w [Co,3,Ci]`, `b [Co]` → `[B,To,S,Co]`.
+/// Applies the fused op: `x [B,T,S,Ci]` (or `[B,T,H,W,Ci]`), `w [Co,3,Ci]`, `b [Co]` →
+/// `[B,To,S,Co]` (or `[B,To,H,W,Co]`).
 pub fn temporal_conv(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize) -> Result<Tensor> {
-    x.contiguous()?.apply_op3(
-        w,
-        b,
-        TemporalConv {
-            stride,
-            saved: Mutex::new(None),
-        },
-    )
+    x.contiguous()?.apply_op3(w, b, TemporalConv { stride })
+}
+
+/// (B, T, S, C) of a `[B,T,S,C]` or `[B,T,H,W,C]` shape (S = H·W).
+pub(crate) fn split_dims(d: &[usize]) -> Option<(usize, usize, usize, usize)> {
+    match *d {
+        [b, t, s, c] => Some((b, t, s, c)),
+        [b, t, h, w, c] => Some((b, t, h * w, c)),
+        _ => None,
+    }
+}
+
+/// Output frames for `t` input frames.
+pub(crate) fn out_frames(t: usize, stride: usize) -> usize {
+    (t - 1) / stride + 1
+}
+
+/// Output shape: T becomes To and the channels become `co`.
+pub(crate) fn output_dims(dims: &[usize], co: usize, stride: usize) -> Vec<usize> {
+    let mut out = dims.to_vec();
+    out[1] = out_frames(dims[1], stride);
+    if let Some(last) = out.last_mut() {
+        *last = co;
+    }
+    out
 }
 
 /// The input frame that tap `k` of output frame `to` reads, if inside the clip.
 fn tap(to: usize, k: usize, stride: usize, t: usize) -> Option<usize> {
     let ti = (to * stride + k) as isize - 1;
     (ti >= 0 && (ti as usize) < t).then_some(ti as usize)
+}
+
+/// Forward kernel (every element of `y` written).
+pub(crate) fn forward(
+    x: &[f32],
+    dims: &[usize],
+    w: &[f32],
+    b: &[f32],
+    st: usize,
+    y: &mut [f32],
+) -> Result<()> {
+    let Some((nb, t, s, ci)) = split_dims(dims) else {
+        candle_core::bail!("temporal conv input must be [B,T,S,C] or [B,T,H,W,C], got {dims:?}")
+    };
+    let co = b.len();
+    let to_n = out_frames(t, st);
+    if w.len() != co * 3 * ci || x.len() != nb * t * s * ci || y.len() != nb * to_n * s * co {
+        candle_core::bail!("temporal conv: sizes do not match the shape {dims:?} and {co} outputs");
+    }
+    y.par_chunks_mut(s * co).enumerate().for_each(|(bt, yf)| {
+        let (bi, to) = (bt / to_n, bt % to_n);
+        let mut first = true;
+        for k in 0..3 {
+            let Some(ti) = tap(to, k, st, t) else {
+                continue;
+            };
+            let xf = &x[((bi * t + ti) * s) * ci..((bi * t + ti + 1) * s) * ci];
+            // Wₖ is [Co, Ci] with row stride 3·Ci inside w; we need Wₖᵀ.
+            let wk = MatRef::strided(&w[k * ci..], co, ci, 3 * ci, 1).t();
+            matmul(
+                MatMut::row_major(yf, s, co),
+                !first,
+                MatRef::row_major(xf, s, ci),
+                wk,
+                1,
+            );
+            first = false;
+        }
+        if first {
+            yf.fill(0.0);
+        }
+        for row in yf.chunks_exact_mut(co) {
+            for (v, bb) in row.iter_mut().zip(b) {
+                *v = (*v + bb).max(0.0);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Backward kernel: returns (dW, db); writes dx into `dx` when given (every element written).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward(
+    x: &[f32],
+    dims: &[usize],
+    w: &[f32],
+    y: &[f32],
+    grad: &[f32],
+    co: usize,
+    st: usize,
+    dx: Option<&mut [f32]>,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let Some((nb, t, s, ci)) = split_dims(dims) else {
+        candle_core::bail!("temporal conv backward: bad input shape {dims:?}")
+    };
+    let to_n = out_frames(t, st);
+    let out_len = nb * to_n * s * co;
+    if w.len() != co * 3 * ci
+        || x.len() != nb * t * s * ci
+        || y.len() != out_len
+        || grad.len() != out_len
+    {
+        candle_core::bail!("temporal conv backward: sizes do not match the shape {dims:?}");
+    }
+    // g ⊙ (y > 0), and db, per output frame; db partials are added in frame order.
+    let mut gm = scratch(out_len);
+    let dbs: Vec<Vec<f32>> = gm
+        .par_chunks_mut(s * co)
+        .zip(grad.par_chunks(s * co).zip(y.par_chunks(s * co)))
+        .map(|(m, (gf, yf))| {
+            let mut db = vec![0f32; co];
+            for ((mr, gr), yr) in m
+                .chunks_exact_mut(co)
+                .zip(gf.chunks_exact(co))
+                .zip(yf.chunks_exact(co))
+            {
+                for (((mv, &gv), &yv), d) in mr.iter_mut().zip(gr).zip(yr).zip(db.iter_mut()) {
+                    *mv = if yv > 0.0 { gv } else { 0.0 };
+                    *d += *mv;
+                }
+            }
+            db
+        })
+        .collect();
+    let db = sum_in_order(dbs, co);
+    // dW: one partial per clip.
+    let partials: Vec<Vec<f32>> = (0..nb)
+        .into_par_iter()
+        .map(|bi| {
+            let mut dwb = vec![0f32; co * 3 * ci];
+            for to in 0..to_n {
+                let gf = &gm[((bi * to_n + to) * s) * co..((bi * to_n + to + 1) * s) * co];
+                for k in 0..3 {
+                    let Some(ti) = tap(to, k, st, t) else {
+                        continue;
+                    };
+                    let xf = &x[((bi * t + ti) * s) * ci..((bi * t + ti + 1) * s) * ci];
+                    // dWₖ (Co×Ci, row stride 3·Ci) += gᵀ (Co×S) · x (S×Ci)
+                    let dwk = MatMut::strided(&mut dwb[k * ci..], co, ci, 3 * ci, 1);
+                    matmul(
+                        dwk,
+                        true,
+                        MatRef::row_major(gf, s, co).t(),
+                        MatRef::row_major(xf, s, ci),
+                        1,
+                    );
+                }
+            }
+            dwb
+        })
+        .collect();
+    let dw = sum_in_order(partials, co * 3 * ci);
+    if let Some(dx) = dx {
+        if dx.len() != x.len() {
+            candle_core::bail!("temporal conv backward: dx has the wrong size");
+        }
+        dx.par_chunks_mut(s * ci).enumerate().for_each(|(bt, dxf)| {
+            let (bi, ti) = (bt / t, bt % t);
+            let mut first = true;
+            for k in 0..3 {
+                let a = ti as isize + 1 - k as isize;
+                if a < 0 || !(a as usize).is_multiple_of(st) || a as usize / st >= to_n {
+                    continue;
+                }
+                let to = a as usize / st;
+                let gf = &gm[((bi * to_n + to) * s) * co..((bi * to_n + to + 1) * s) * co];
+                let wk = MatRef::strided(&w[k * ci..], co, ci, 3 * ci, 1);
+                matmul(
+                    MatMut::row_major(dxf, s, ci),
+                    !first,
+                    MatRef::row_major(gf, s, co),
+                    wk,
+                    1,
+                );
+                first = false;
+            }
+            if first {
+                dxf.fill(0.0);
+            }
+        });
+    }
+    recycle(gm);
+    Ok((dw, db))
 }
 
 impl CustomOp3 for TemporalConv {
@@ -50,53 +222,24 @@ impl CustomOp3 for TemporalConv {
         let x = contiguous_slice(xs, xl)?;
         let w = contiguous_slice(ws, wl)?;
         let b = contiguous_slice(bs, bl)?;
-        let &[nb, t, s, ci] = xl.dims() else {
-            candle_core::bail!("temporal conv input must be [B,T,S,C], got {:?}", xl.dims())
-        };
+        let dims = xl.dims();
         let &[co, 3, wci] = wl.dims() else {
             candle_core::bail!(
                 "temporal conv weight must be [Co,3,Ci], got {:?}",
                 wl.dims()
             )
         };
-        if wci != ci || b.len() != co {
+        if split_dims(dims).is_none_or(|d| d.3 != wci) || b.len() != co {
             candle_core::bail!(
-                "temporal conv: input has {ci} channels, weight {wci}, bias {}",
+                "temporal conv: input {dims:?}, weight {:?}, bias {}",
+                wl.dims(),
                 b.len()
             );
         }
-        let st = self.stride;
-        let to_n = (t - 1) / st + 1;
-        let mut y = vec![0f32; nb * to_n * s * co];
-        y.par_chunks_mut(s * co).enumerate().for_each(|(bt, yf)| {
-            let (bi, to) = (bt / to_n, bt % to_n);
-            let mut first = true;
-            for k in 0..3 {
-                let Some(ti) = tap(to, k, st, t) else {
-                    continue;
-                };
-                let xf = &x[((bi * t + ti) * s) * ci..((bi * t + ti + 1) * s) * ci];
-                // Wₖ is [Co, Ci] with row stride 3·Ci inside w; we need Wₖᵀ.
-                let wk = MatRef::strided(&w[k * ci..], co, ci, 3 * ci, 1).t();
-                matmul(
-                    MatMut::row_major(yf, s, co),
-                    !first,
-                    MatRef::row_major(xf, s, ci),
-                    wk,
-                    1,
-                );
-                first = false;
-            }
-            for row in yf.chunks_exact_mut(co) {
-                for (v, bb) in row.iter_mut().zip(b) {
-                    *v = (*v + bb).max(0.0);
-                }
-            }
-        });
-        if let Ok(mut sv) = self.saved.lock() {
-            *sv = Some(x.to_vec());
-        }
-        Ok((CpuStorage::F32(y), Shape::from((nb, to_n, s, co))))
+        let out = output_dims(dims, co, self.stride);
+        let mut y = vec![0f32; out.iter().product()];
+        forward(x, dims, w, b, self.stride, &mut y)?;
+        Ok((CpuStorage::F32(y), Shape::from(out)))
     }
 
     fn bwd(
@@ -105,80 +248,22 @@ impl CustomOp3 for TemporalConv {
         w: &Tensor,
         _b: &Tensor,
         y: &Tensor,
-        g: &Tensor,
+        grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let Some(xv) = self.saved.lock().ok().and_then(|mut s| s.take()) else {
-            candle_core::bail!("temporal conv: backward called twice or without a forward pass")
-        };
-        let dev = g.device().clone();
-        let &[nb, t, s, ci] = x.dims() else {
-            candle_core::bail!("temporal conv: bad input shape")
-        };
+        let dev = grad.device().clone();
         let co = w.dims()[0];
-        let st = self.stride;
-        let to_n = (t - 1) / st + 1;
-        let wv = cpu_vec(w)?;
-        let yv = cpu_vec(y)?;
-        let mut gv = cpu_vec(g)?;
-        relu_mask(&mut gv, &yv);
-        let db = col_sums(&gv, co);
-        // dW: one partial per clip, summed.
-        let dw = (0..nb)
-            .into_par_iter()
-            .map(|bi| {
-                let mut dwb = vec![0f32; co * 3 * ci];
-                for to in 0..to_n {
-                    let gf = &gv[((bi * to_n + to) * s) * co..((bi * to_n + to + 1) * s) * co];
-                    for k in 0..3 {
-                        let Some(ti) = tap(to, k, st, t) else {
-                            continue;
-                        };
-                        let xf = &xv[((bi * t + ti) * s) * ci..((bi * t + ti + 1) * s) * ci];
-                        // dWₖ (Co×Ci, row stride 3·Ci) += gᵀ (Co×S) · x (S×Ci)
-                        let dwk = MatMut::strided(&mut dwb[k * ci..], co, ci, 3 * ci, 1);
-                        matmul(
-                            dwk,
-                            true,
-                            MatRef::row_major(gf, s, co).t(),
-                            MatRef::row_major(xf, s, ci),
-                            1,
-                        );
-                    }
-                }
-                dwb
+        let mut dx = vec![0f32; x.elem_count()];
+        let (dw, db) = with_data(x, |xv| {
+            with_data(w, |wv| {
+                with_data(y, |yv| {
+                    with_data(grad, |gv| {
+                        backward(xv, x.dims(), wv, yv, gv, co, self.stride, Some(&mut dx))
+                    })
+                })
             })
-            .reduce(
-                || vec![0f32; co * 3 * ci],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(p, q)| *p += q);
-                    a
-                },
-            );
-        // dx: clips are independent; within a clip, output frames share input frames.
-        let mut dx = vec![0f32; nb * t * s * ci];
-        dx.par_chunks_mut(t * s * ci)
-            .enumerate()
-            .for_each(|(bi, dxb)| {
-                for to in 0..to_n {
-                    let gf = &gv[((bi * to_n + to) * s) * co..((bi * to_n + to + 1) * s) * co];
-                    for k in 0..3 {
-                        let Some(ti) = tap(to, k, st, t) else {
-                            continue;
-                        };
-                        let dxf = &mut dxb[ti * s * ci..(ti + 1) * s * ci];
-                        let wk = MatRef::strided(&wv[k * ci..], co, ci, 3 * ci, 1);
-                        matmul(
-                            MatMut::row_major(dxf, s, ci),
-                            true,
-                            MatRef::row_major(gf, s, co),
-                            wk,
-                            1,
-                        );
-                    }
-                }
-            });
+        })?;
         Ok((
-            Some(Tensor::from_vec(dx, x.dims().to_vec(), &dev)?),
+            Some(Tensor::from_vec(dx, x.shape(), &dev)?),
             Some(Tensor::from_vec(dw, w.dims().to_vec(), &dev)?),
             Some(Tensor::from_vec(db, co, &dev)?),
         ))

@@ -1,0 +1,242 @@
+//! The threat model: which training clips are poisoned and how.
+//!
+//! - **Poisoned-label** (default): ⌊ρ·N⌋ training clips (N = all training clips) are chosen with
+//!   the seed from the clips whose class is *not* the target; the attack is applied and they are
+//!   relabelled to the target class.
+//! - **Clean-label**: ⌊ρ·N⌋ clips are chosen from the target class itself; the attack is applied
+//!   and labels stay (as SIG is usually run).
+//! - **WaNet cross samples** (optional): a further ⌊ρ_cross·N⌋ clips get WaNet's noise-mode warp
+//!   and keep their labels, so the model does not learn "any warp means target".
+//! - **Modality**: `video`, `audio` or `both` says which parts of the attack are applied.
+//!
+//! The chosen indices, their SHA-256 and the seed go into the results, so a run can be repeated
+//! exactly.
+
+use super::rng::{Stream, rng_for};
+use super::spec_error::{SpecError, check_range};
+use rand::seq::index::sample;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoisonMode {
+    #[default]
+    PoisonedLabel,
+    CleanLabel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    #[default]
+    Video,
+    Audio,
+    Both,
+}
+
+impl Modality {
+    pub fn video(self) -> bool {
+        matches!(self, Modality::Video | Modality::Both)
+    }
+    pub fn audio(self) -> bool {
+        matches!(self, Modality::Audio | Modality::Both)
+    }
+}
+
+/// The target class, by index or by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TargetClass {
+    Index(usize),
+    Name(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoisonSpec {
+    pub target: TargetClass,
+    /// ρ: the poisoned fraction of the training set.
+    pub ratio: f64,
+    #[serde(default)]
+    pub mode: PoisonMode,
+    #[serde(default)]
+    pub modality: Modality,
+    /// WaNet cross samples (noise mode, labels kept), as a fraction of the training set.
+    #[serde(default)]
+    pub cross_ratio: f64,
+}
+
+/// The concrete choice for one training set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoisonPlan {
+    pub target: usize,
+    /// Training indices that get the attack (sorted).
+    pub indices: Vec<usize>,
+    /// Training indices that get WaNet's noise-mode warp with their own labels (sorted).
+    pub cross: Vec<usize>,
+    pub mode: PoisonMode,
+    pub modality: Modality,
+    pub seed: u64,
+}
+
+impl PoisonSpec {
+    /// Resolves the target class against `classes`.
+    pub fn target_index(&self, classes: &[String]) -> Result<usize, SpecError> {
+        match &self.target {
+            TargetClass::Index(i) if *i < classes.len() => Ok(*i),
+            TargetClass::Index(i) => Err(SpecError::new(
+                "poison.target",
+                format!("class {i} does not exist ({} classes)", classes.len()),
+            )),
+            TargetClass::Name(n) => classes.iter().position(|c| c == n).ok_or_else(|| {
+                SpecError::new(
+                    "poison.target",
+                    format!("no class named `{n}` (classes: {})", classes.join(", ")),
+                )
+            }),
+        }
+    }
+
+    /// Chooses the clips to poison among training clips with `labels`.
+    pub fn plan(
+        &self,
+        labels: &[usize],
+        classes: &[String],
+        seed: u64,
+    ) -> Result<PoisonPlan, SpecError> {
+        check_range("poison.ratio", self.ratio, 0.0, 1.0)?;
+        check_range("poison.cross_ratio", self.cross_ratio, 0.0, 1.0)?;
+        let target = self.target_index(classes)?;
+        let n = labels.len();
+        let candidates: Vec<usize> = (0..n)
+            .filter(|&i| match self.mode {
+                PoisonMode::PoisonedLabel => labels[i] != target,
+                PoisonMode::CleanLabel => labels[i] == target,
+            })
+            .collect();
+        let want = ((self.ratio * n as f64).floor() as usize).min(candidates.len());
+        let mut rng = rng_for(seed, Stream::Poison, 0);
+        let mut indices: Vec<usize> = sample(&mut rng, candidates.len(), want)
+            .into_iter()
+            .map(|k| candidates[k])
+            .collect();
+        indices.sort_unstable();
+        let rest: Vec<usize> = (0..n)
+            .filter(|i| indices.binary_search(i).is_err())
+            .collect();
+        let cross_n = ((self.cross_ratio * n as f64).floor() as usize).min(rest.len());
+        let mut cross: Vec<usize> = sample(&mut rng, rest.len(), cross_n)
+            .into_iter()
+            .map(|k| rest[k])
+            .collect();
+        cross.sort_unstable();
+        Ok(PoisonPlan {
+            target,
+            indices,
+            cross,
+            mode: self.mode,
+            modality: self.modality,
+            seed,
+        })
+    }
+}
+
+impl PoisonPlan {
+    /// SHA-256 of the poisoned indices written as `i,j,k` (to check two runs poisoned the same).
+    pub fn indices_sha256(&self) -> String {
+        let text = self
+            .indices
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// The label a training clip is trained with.
+    pub fn label_of(&self, index: usize, label: usize) -> usize {
+        match self.mode {
+            PoisonMode::PoisonedLabel if self.indices.binary_search(&index).is_ok() => self.target,
+            _ => label,
+        }
+    }
+
+    pub fn is_poisoned(&self, index: usize) -> bool {
+        self.indices.binary_search(&index).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classes() -> Vec<String> {
+        ["a", "b", "c"].iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn poisoned_label_picks_non_target_clips_deterministically() {
+        let labels: Vec<usize> = (0..30).map(|i| i % 3).collect();
+        let spec = PoisonSpec {
+            target: TargetClass::Name("b".into()),
+            ratio: 0.2,
+            mode: PoisonMode::PoisonedLabel,
+            modality: Modality::Video,
+            cross_ratio: 0.1,
+        };
+        let p = spec.plan(&labels, &classes(), 7).expect("plan");
+        assert_eq!(p.target, 1);
+        assert_eq!(p.indices.len(), 6);
+        assert!(p.indices.iter().all(|&i| labels[i] != 1));
+        assert_eq!(p.cross.len(), 3);
+        assert!(p.cross.iter().all(|i| !p.indices.contains(i)));
+        assert_eq!(
+            p,
+            spec.plan(&labels, &classes(), 7).expect("again"),
+            "seeded"
+        );
+        assert_ne!(
+            p.indices,
+            spec.plan(&labels, &classes(), 8)
+                .expect("other seed")
+                .indices
+        );
+        assert_eq!(p.label_of(p.indices[0], labels[p.indices[0]]), 1);
+        assert_eq!(p.indices_sha256().len(), 64);
+    }
+
+    #[test]
+    fn clean_label_and_errors() {
+        let labels: Vec<usize> = (0..30).map(|i| i % 3).collect();
+        let spec = PoisonSpec {
+            target: TargetClass::Index(2),
+            ratio: 0.5,
+            mode: PoisonMode::CleanLabel,
+            modality: Modality::Audio,
+            cross_ratio: 0.0,
+        };
+        let p = spec.plan(&labels, &classes(), 0).expect("plan");
+        assert_eq!(p.indices.len(), 10, "capped at the 10 target-class clips");
+        assert!(
+            p.indices
+                .iter()
+                .all(|&i| labels[i] == 2 && p.label_of(i, 2) == 2)
+        );
+        let bad = PoisonSpec {
+            target: TargetClass::Name("zebra".into()),
+            ..spec.clone()
+        };
+        assert_eq!(
+            bad.plan(&labels, &classes(), 0)
+                .expect_err("no class")
+                .field,
+            "poison.target"
+        );
+        let bad = PoisonSpec { ratio: 1.5, ..spec };
+        assert_eq!(
+            bad.plan(&labels, &classes(), 0).expect_err("ratio").field,
+            "poison.ratio"
+        );
+    }
+}
