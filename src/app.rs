@@ -4,7 +4,9 @@
 //! and screenshot saving run on named worker threads.
 
 use crate::core::Rational;
+use crate::core::experiment::parse_experiment;
 use crate::core::synth::SynthSpec;
+use crate::jobs::experiment::start_run;
 use crate::jobs::load::{SynthItem, generate_synth, probe_audio_device, probe_file};
 use crate::jobs::player::{AudioSource, Player, SinkChoice};
 use crate::jobs::stream::{StreamEvent, VideoStream, open_stream};
@@ -13,8 +15,10 @@ use crate::media::audio_out::AudioOutputStatus;
 use crate::media::probe::MediaInfo;
 use crate::media::reader::SizeMode;
 use crate::train::device::{DevicePref, select_device};
+use crate::train::trainer::TrainEvent;
 use crate::ui::state::{CanvasBackend, StreamMeta};
 use crate::ui::{ClipSource, LoadState, StudioState, UiCommand};
+use crate::ui::{RunPhase, RunView};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -47,6 +51,8 @@ pub struct StudioOptions {
     pub screenshot: Option<PathBuf>,
     /// Open this video at startup, as "Open video…" would.
     pub open: Option<PathBuf>,
+    /// (file name, TOML text): show it in the Experiments tab and start the run.
+    pub experiment: Option<(String, String)>,
 }
 
 /// What the run ended with; an error makes the process exit non-zero.
@@ -70,7 +76,13 @@ pub struct TriggerLabApp {
     dialog: Option<Receiver<Option<PathBuf>>>,
     player: Option<(u32, Player)>,
     stream: Option<ActiveStream>,
+    /// The training run of the Experiments tab and the flag that stops it after a step (the
+    /// channel stays open for its last events).
+    experiment: Option<(Job<TrainEvent>, jobs::CancelFlag)>,
     repaint: Repaint,
+    /// At most ~4 repaints a second: training sends an event per step, and drawing each one
+    /// would take CPU from the run (software rendering especially).
+    repaint_slow: Repaint,
     opts: StudioOptions,
     frames_rendered: u64,
     started: Instant,
@@ -98,7 +110,10 @@ impl TriggerLabApp {
             ),
         };
         let ctx = cc.egui_ctx.clone();
+        let slow_ctx = ctx.clone();
         let repaint: Repaint = Arc::new(move || ctx.request_repaint());
+        let repaint_slow: Repaint =
+            Arc::new(move || slow_ctx.request_repaint_after(Duration::from_millis(250)));
         let mut state = StudioState::new(backend);
         state.status.renderer = renderer;
         let device = select_device(DevicePref::Auto);
@@ -116,7 +131,9 @@ impl TriggerLabApp {
             dialog: None,
             player: None,
             stream: None,
+            experiment: None,
             repaint: repaint.clone(),
+            repaint_slow,
             opts,
             frames_rendered: 0,
             started: Instant::now(),
@@ -134,6 +151,11 @@ impl TriggerLabApp {
         if let Some(path) = app.opts.open.clone() {
             app.open_video(path);
         }
+        if let Some((_, text)) = app.opts.experiment.clone() {
+            app.state.tab = crate::ui::Tab::Experiments;
+            app.state.experiments.spec_text = text;
+            app.start_experiment();
+        }
         app
     }
 
@@ -148,6 +170,13 @@ impl TriggerLabApp {
     /// True while startup work or the selected clip's loading is still going on (tests and
     /// `--exit-after-frames` wait for this).
     pub fn busy(&self) -> bool {
+        // A run asked for on the command line is part of startup.
+        let launch_run = self.opts.experiment.is_some() && self.experiment.is_some();
+        launch_run || self.loading()
+    }
+
+    /// Startup work or the selected clip's loading (redraw continuously while it lasts).
+    fn loading(&self) -> bool {
         let selected_loading = self.state.selected_entry().is_some_and(|e| {
             e.load == LoadState::Loading || (e.stream.is_some() && e.shown.is_none())
         });
@@ -232,6 +261,30 @@ impl TriggerLabApp {
                 None => {
                     if done {
                         self.synth = None;
+                    }
+                    break;
+                }
+            }
+        }
+        while Instant::now() < deadline {
+            let Some((job, _)) = &self.experiment else {
+                break;
+            };
+            let done = job.worker_done();
+            match job.try_recv() {
+                Some(ev) => {
+                    if let Some(run) = &mut self.state.experiments.run {
+                        run.apply(ev);
+                    }
+                }
+                None => {
+                    if done {
+                        self.experiment = None;
+                        if let Some(run) = &mut self.state.experiments.run
+                            && run.phase.is_active()
+                        {
+                            run.phase = RunPhase::Failed("the run stopped without a result".into());
+                        }
                     }
                     break;
                 }
@@ -464,6 +517,39 @@ impl TriggerLabApp {
         }
     }
 
+    /// Parses the tab's spec and starts the run on a worker thread; a bad spec is reported next
+    /// to the editor, naming the field.
+    fn start_experiment(&mut self) {
+        let ex = &mut self.state.experiments;
+        if ex.running() || self.experiment.is_some() {
+            return;
+        }
+        let spec = match parse_experiment(&ex.spec_text) {
+            Ok(s) => s,
+            Err(e) => {
+                ex.spec_error = Some(format!("spec: {e}"));
+                return;
+            }
+        };
+        ex.spec_error = None;
+        let name = if spec.name.is_empty() {
+            "run".to_string()
+        } else {
+            spec.name.clone()
+        };
+        let out = match ex.out_dir.trim() {
+            "" => PathBuf::from("runs").join(&name),
+            dir => PathBuf::from(dir),
+        };
+        match start_run(spec, out.clone(), ex.resume, self.repaint_slow.clone()) {
+            Ok(job) => {
+                ex.run = Some(RunView::new(name, out.display().to_string()));
+                self.experiment = Some(job);
+            }
+            Err(e) => self.state.error(format!("could not start the run: {e}")),
+        }
+    }
+
     fn run_commands(&mut self) {
         for cmd in std::mem::take(&mut self.state.commands) {
             let player = self.player.as_ref().map(|p| &p.1);
@@ -500,6 +586,15 @@ impl TriggerLabApp {
                         p.set_volume(v);
                     }
                 }
+                UiCommand::StartRun => self.start_experiment(),
+                UiCommand::CancelRun => {
+                    if let Some((_, flag)) = &self.experiment {
+                        flag.cancel();
+                        if let Some(run) = &mut self.state.experiments.run {
+                            run.cancel_requested = true;
+                        }
+                    }
+                }
             }
         }
     }
@@ -510,6 +605,11 @@ impl TriggerLabApp {
         let Some(n) = self.opts.exit_after_frames else {
             return;
         };
+        // A run started from the command line takes as long as it takes (it has its own
+        // cancel); the clock for the rest starts when it ends.
+        if self.opts.experiment.is_some() && self.experiment.is_some() {
+            self.started = Instant::now();
+        }
         if self.started.elapsed() > EXIT_DEADLINE {
             self.fail_exit(
                 ctx,
@@ -581,7 +681,11 @@ impl eframe::App for TriggerLabApp {
         self.sync_playback();
         crate::ui::studio_ui(&mut self.state, ui);
         self.run_commands();
-        if self.state.playback.playing || self.busy() {
+        // Video on screen or loading: every frame. A training run wakes the UI itself (at
+        // most ~4 times a second).
+        let video_on_screen =
+            self.state.playback.playing && self.state.tab == crate::ui::Tab::Studio;
+        if video_on_screen || self.loading() {
             ctx.request_repaint();
         }
         self.scripted_exit(&ctx);

@@ -17,10 +17,21 @@ fn main() -> ExitCode {
     if let Some(command) = cli.command {
         return run_cli(command);
     }
+    let experiment = match &cli.studio.experiment {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some((path.display().to_string(), text)),
+            Err(e) => {
+                eprintln!("triggerlab: {}: cannot read the spec: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let opts = StudioOptions {
         exit_after_frames: cli.studio.exit_after_frames,
         screenshot: cli.studio.screenshot,
         open: cli.studio.open,
+        experiment,
     };
     match run(opts) {
         Ok(()) => ExitCode::SUCCESS,

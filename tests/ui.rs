@@ -1,6 +1,6 @@
 //! The studio's UI, driven headlessly with egui_kittest (no display, no GPU): the final layout is
 //! there, the SynthMotion library plays on the audio clock (a silent clock here: no sound card),
-//! pauses, and unfinished parts say "coming".
+//! pauses, unfinished parts say "coming", and the Experiments tab trains a model live.
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -79,17 +79,153 @@ fn picking_another_clip_plays_it() {
     h.get_by_label_contains("class Grow, clip 1");
 }
 
-#[test]
-fn experiments_tab_says_coming() {
-    let mut h = harness();
-    wait_ready(&mut h);
+const SMALL: &str = r#"
+version = 1
+name = "ui-small"
+seed = 3
+epochs = 3
+batch_size = 4
+[dataset]
+synth = { classes = 3, per_class = 8 }
+frames = 6
+size = 32
+[model]
+kind = "r2plus1d_tiny"
+[optimizer]
+lr = 0.001
+[attack]
+visual = { kind = "badnets", size = 6, checkerboard = { cell = 2, colors = [[0, 0, 0], [255, 255, 255]] } }
+temporal = { frames = "all", mode = "static" }
+[poison]
+target = "MoveLeft"
+ratio = 0.25
+"#;
+
+fn open_experiments(h: &mut Harness<'static, TriggerLabApp>) {
     h.get_by_label("Experiments").click();
     h.step();
     h.step();
     assert_eq!(h.state().state().tab, Tab::Experiments);
-    h.get_by_label_contains("coming: poison a dataset");
+}
+
+/// Steps the UI until the run is no longer active.
+fn wait_run(h: &mut Harness<'static, TriggerLabApp>) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        h.step();
+        let active = h.state().state().experiments.running();
+        if !active {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+    h.step();
+}
+
+#[test]
+fn experiments_tab_runs_a_training_job_with_live_metrics() {
+    let mut h = harness();
+    wait_ready(&mut h);
+    open_experiments(&mut h);
     assert!(
         h.query_by_label("Inspector").is_none(),
         "studio panels are hidden"
     );
+    h.get_by_label_contains("No run yet");
+    h.get_by_label("Start run");
+    // The quick demo is offered first; the examples are all there.
+    assert!(
+        h.state()
+            .state()
+            .experiments
+            .spec_text
+            .contains("name = \"quick\"")
+    );
+    assert_eq!(h.state().state().experiments.examples.len(), 14);
+
+    // A bad spec is refused, naming the field; nothing starts.
+    h.state_mut().state_mut().experiments.spec_text = SMALL.replace("ratio = 0.25", "ratio = 2.0");
+    h.get_by_label("Start run").click();
+    h.step();
+    h.step();
+    h.get_by_label_contains("poison.ratio");
+    assert!(h.state().state().experiments.run.is_none());
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    {
+        let ex = &mut h.state_mut().state_mut().experiments;
+        ex.spec_text = SMALL.to_string();
+        ex.out_dir = out.display().to_string();
+    }
+    h.get_by_label("Start run").click();
+    h.step();
+    assert!(h.state().state().experiments.running(), "the run started");
+    wait_run(&mut h);
+    let run = h.state().state().experiments.run.clone().expect("a run");
+    assert_eq!(
+        run.phase,
+        triggerlab::ui::RunPhase::Finished,
+        "{:?}",
+        run.phase
+    );
+    assert_eq!(
+        run.epochs.len(),
+        3,
+        "one point per epoch for the CA/ASR plot"
+    );
+    assert_eq!(run.loss.len(), 9, "one loss point per step");
+    assert!(run.summary.contains("3 classes"), "{}", run.summary);
+    h.get_by_label_contains("Final: CA");
+    h.get_by_label_contains("ASR by triggered frames");
+    assert!(
+        h.get_all_by_label_contains("robust ").count() >= 2,
+        "the latest metrics and the final line"
+    );
+    assert!(out.join("results.json").is_file());
+    assert!(out.join("curves.png").is_file());
+}
+
+#[test]
+fn cancel_from_the_tab_stops_the_run_and_keeps_partial_results() {
+    let mut h = harness();
+    wait_ready(&mut h);
+    open_experiments(&mut h);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("run");
+    {
+        let ex = &mut h.state_mut().state_mut().experiments;
+        ex.spec_text = SMALL.replace("epochs = 3", "epochs = 200");
+        ex.out_dir = out.display().to_string();
+    }
+    h.get_by_label("Start run").click();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while h
+        .state()
+        .state()
+        .experiments
+        .run
+        .as_ref()
+        .is_none_or(|r| r.epochs.is_empty())
+    {
+        assert!(Instant::now() < deadline, "no epoch finished");
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    h.get_by_label("Cancel run").click();
+    h.step();
+    wait_run(&mut h);
+    let run = h.state().state().experiments.run.clone().expect("a run");
+    assert_eq!(run.phase, triggerlab::ui::RunPhase::Cancelled);
+    assert!(run.epochs.len() < 200);
+    h.get_by_label_contains("cancelled (partial results kept)");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("results.json")).expect("results.json"),
+    )
+    .expect("json");
+    assert_eq!(json["cancelled"], true);
+    assert!(out.join("checkpoint/state.json").is_file());
+    assert!(out.join("metrics.csv").is_file());
 }

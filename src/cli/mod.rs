@@ -38,6 +38,10 @@ pub struct StudioArgs {
     /// Open this video at startup.
     #[arg(long, value_name = "FILE")]
     pub open: Option<PathBuf>,
+    /// Open the Experiments tab with this spec and start it (with --exit-after-frames, the
+    /// window waits for the run to end).
+    #[arg(long, value_name = "EXP.toml")]
+    pub experiment: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

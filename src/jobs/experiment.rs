@@ -246,3 +246,29 @@ pub fn start_run(
     )?;
     Ok((job, cancel))
 }
+
+/// The shipped example specs (`examples/*.toml`), compiled in so the studio offers them
+/// wherever it runs; the quick demo first.
+pub fn examples() -> Vec<(String, String)> {
+    macro_rules! ex {
+        ($($name:literal),*) => {
+            vec![$(($name.to_string(), include_str!(concat!("../../examples/", $name, ".toml")).to_string())),*]
+        };
+    }
+    ex!(
+        "quick",
+        "clean",
+        "badnets_static",
+        "badnets_dynamic",
+        "blend_static",
+        "blend_dynamic",
+        "sig_static",
+        "sig_dynamic",
+        "wanet_static",
+        "wanet_dynamic",
+        "ftrojan_static",
+        "ftrojan_dynamic",
+        "natural_frame_lag",
+        "av_audio_only"
+    )
+}

@@ -386,9 +386,11 @@ pub fn run(
         order.shuffle(&mut rng_for(spec.seed, Stream::Shuffle, epoch as u64));
         let mut loss_sum = 0.0;
         let mut seen = 0usize;
-        // Batches are built on a named loader thread, two ahead of the model.
-        let (btx, brx) = std::sync::mpsc::sync_channel::<anyhow::Result<Batch>>(2);
         let result = std::thread::scope(|s| -> anyhow::Result<()> {
+            // Batches are built on a named loader thread, two ahead of the model. The receiver
+            // lives in this closure: returning early (cancel, error) drops it, which unblocks
+            // the loader before the scope joins it.
+            let (btx, brx) = std::sync::mpsc::sync_channel::<anyhow::Result<Batch>>(2);
             let (order, train_clips, train_labels, plan, attack) =
                 (&order, &train_clips, &train_labels, &plan, &attack);
             let run_ref = &run;

@@ -1,13 +1,229 @@
-//! Experiments tab: poisoning, training runs and their live metrics.
+//! Experiments tab: pick or edit an experiment spec, start and cancel a training run (it runs on
+//! a worker thread), and watch loss, clean accuracy and attack success rate stream into plots.
 
-use super::{StudioState, coming_ui};
+use super::experiment_state::{RunPhase, RunView};
+use super::{StudioState, UiCommand};
+use egui_plot::{Legend, Line, Plot};
 
-pub fn experiments_ui(_state: &mut StudioState, ui: &mut egui::Ui) {
+const CA_COLOUR: egui::Color32 = egui::Color32::from_rgb(40, 160, 70);
+const ASR_COLOUR: egui::Color32 = egui::Color32::from_rgb(210, 50, 50);
+const ROBUST_COLOUR: egui::Color32 = egui::Color32::from_rgb(120, 120, 200);
+const LOSS_COLOUR: egui::Color32 = egui::Color32::from_rgb(70, 90, 210);
+
+pub fn experiments_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     ui.heading("Experiments");
     ui.separator();
-    coming_ui(
-        ui,
-        "poison a dataset, train a video or audio-visual model on a worker thread, \
-         and watch clean accuracy and attack success rate stream into live plots",
+    egui::Panel::left("experiment-spec")
+        .resizable(true)
+        .default_size(430.0)
+        .show(ui, |ui| spec_ui(state, ui));
+    egui::CentralPanel::default().show(ui, |ui| match &state.experiments.run {
+        Some(run) => run_ui(run, ui),
+        None => {
+            ui.label("No run yet.");
+            ui.label(
+                egui::RichText::new(
+                    "Pick an example (or edit the spec), then Start run. Training runs on a \
+                     worker thread; the studio stays responsive and the run can be cancelled \
+                     at any step. Results, metrics.csv, curves.png and checkpoints go to the \
+                     output folder.",
+                )
+                .weak(),
+            );
+        }
+    });
+}
+
+fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    let ex = &mut state.experiments;
+    let running = ex.running();
+    ui.strong("Experiment spec");
+    let current = ex
+        .examples
+        .get(ex.example)
+        .map(|e| e.0.clone())
+        .unwrap_or_default();
+    let mut picked = None;
+    ui.add_enabled_ui(!running, |ui| {
+        egui::ComboBox::from_label("Example")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for (i, (name, _)) in ex.examples.iter().enumerate() {
+                    if ui.selectable_label(i == ex.example, name).clicked() {
+                        picked = Some(i);
+                    }
+                }
+            });
+    });
+    if let Some(i) = picked {
+        ex.example = i;
+        ex.spec_text = ex.examples[i].1.clone();
+        ex.spec_error = None;
+    }
+    ui.horizontal(|ui| {
+        ui.label("Output folder");
+        ui.add_enabled(
+            !running,
+            egui::TextEdit::singleline(&mut ex.out_dir).hint_text("runs/<name>"),
+        );
+    });
+    ui.add_enabled(
+        !running,
+        egui::Checkbox::new(&mut ex.resume, "Resume from its last checkpoint"),
     );
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(!running, egui::Button::new("Start run"))
+            .clicked()
+        {
+            state.commands.push(UiCommand::StartRun);
+        }
+        let can_cancel = state
+            .experiments
+            .run
+            .as_ref()
+            .is_some_and(|r| r.phase.is_active() && !r.cancel_requested);
+        if ui
+            .add_enabled(can_cancel, egui::Button::new("Cancel run"))
+            .clicked()
+        {
+            state.commands.push(UiCommand::CancelRun);
+        }
+    });
+    let ex = &mut state.experiments;
+    if let Some(e) = &ex.spec_error {
+        ui.colored_label(ui.visuals().error_fg_color, e);
+    }
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .id_salt("spec-text")
+        .show(ui, |ui| {
+            ui.add_enabled(
+                !running,
+                egui::TextEdit::multiline(&mut ex.spec_text)
+                    .code_editor()
+                    .desired_width(f32::INFINITY)
+                    .desired_rows(30),
+            );
+        });
+}
+
+fn run_ui(run: &RunView, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.strong(format!("Run “{}”", run.name));
+        let (text, colour) = match &run.phase {
+            RunPhase::Loading { .. } => ("loading data".to_string(), None),
+            RunPhase::Training if run.cancel_requested => ("cancelling…".to_string(), None),
+            RunPhase::Training => ("training".to_string(), None),
+            RunPhase::Finished => ("finished".to_string(), Some(CA_COLOUR)),
+            RunPhase::Cancelled => ("cancelled (partial results kept)".to_string(), None),
+            RunPhase::Failed(e) => (format!("failed: {e}"), Some(ui.visuals().error_fg_color)),
+        };
+        match colour {
+            Some(c) => ui.colored_label(c, text),
+            None => ui.label(text),
+        };
+    });
+    if !run.summary.is_empty() {
+        ui.label(egui::RichText::new(&run.summary).weak());
+    }
+    let progress_text = match run.phase {
+        RunPhase::Loading { done, total } => format!("loading clips {done}/{total}"),
+        _ if run.epochs_total > 0 => format!(
+            "epoch {}/{} · step {}/{} · {:.0} clips/s",
+            (run.at.0 + 1).min(run.epochs_total),
+            run.epochs_total,
+            run.at.1 + 1,
+            run.steps_per_epoch,
+            run.clips_per_sec
+        ),
+        _ => String::new(),
+    };
+    ui.add(egui::ProgressBar::new(run.progress()).text(progress_text));
+    if let Some(m) = run.latest() {
+        ui.horizontal(|ui| {
+            ui.colored_label(CA_COLOUR, format!("CA {:.3}", m.ca));
+            ui.colored_label(ASR_COLOUR, format!("ASR {:.3}", m.asr));
+            ui.colored_label(ROBUST_COLOUR, format!("robust {:.3}", m.robust_acc));
+            ui.label(format!("loss {:.4} (epoch {})", m.train_loss, m.epoch + 1));
+        });
+    }
+    ui.label(format!("Output: {}", run.out_dir));
+    ui.separator();
+
+    let plot_height = (ui.available_height() - 150.0).clamp(120.0, 600.0) / 2.0;
+    ui.label("Training loss per step");
+    Plot::new("loss-plot")
+        .height(plot_height)
+        .x_axis_label("epoch")
+        .include_y(0.0)
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            plot.line(
+                Line::new("training loss", run.loss.clone())
+                    .color(LOSS_COLOUR)
+                    .width(1.5),
+            );
+        });
+    ui.label("Clean accuracy and attack success rate per epoch");
+    let at = |f: fn(&crate::train::report::EpochMetrics) -> f64| -> Vec<[f64; 2]> {
+        run.epochs
+            .iter()
+            .map(|m| [(m.epoch + 1) as f64, f(m)])
+            .collect()
+    };
+    Plot::new("metrics-plot")
+        .height(plot_height)
+        .x_axis_label("epoch")
+        .include_y(0.0)
+        .include_y(1.0)
+        .include_x(1.0)
+        .include_x(run.epochs_total.max(1) as f64)
+        .allow_scroll(false)
+        .legend(Legend::default())
+        .show(ui, |plot| {
+            plot.line(Line::new("CA", at(|m| m.ca)).color(CA_COLOUR).width(2.0));
+            plot.line(Line::new("ASR", at(|m| m.asr)).color(ASR_COLOUR).width(2.0));
+            plot.line(
+                Line::new("robust acc", at(|m| m.robust_acc))
+                    .color(ROBUST_COLOUR)
+                    .width(1.0),
+            );
+        });
+    if let Some(r) = &run.results {
+        ui.separator();
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!(
+                "Final: CA {:.3} · ASR {:.3} · robust {:.3} · {:.1} s",
+                r.final_metrics.ca, r.final_metrics.asr, r.final_metrics.robust_acc, r.wall_secs
+            ));
+            ui.label(
+                egui::RichText::new(format!(
+                    "ASR over {}; target {}; seed {}; poison set sha256 {}…",
+                    r.asr_convention,
+                    r.target_name,
+                    r.seed,
+                    r.poison_indices_sha256.get(..12).unwrap_or("")
+                ))
+                .weak(),
+            );
+        });
+        if !r.asr_by_triggered_frames.is_empty() {
+            let cells: Vec<String> = r
+                .asr_by_triggered_frames
+                .iter()
+                .map(|(k, a)| format!("{k}: {a:.2}"))
+                .collect();
+            ui.label(format!("ASR by triggered frames  {}", cells.join(" · ")));
+        }
+        if let Some(last) = r.epochs.last() {
+            let cells: Vec<String> = last
+                .per_class_asr
+                .iter()
+                .zip(&r.classes)
+                .filter_map(|(a, c)| a.map(|a| format!("{c} {a:.2}")))
+                .collect();
+            ui.label(egui::RichText::new(format!("ASR per class  {}", cells.join(" · "))).weak());
+        }
+    }
 }

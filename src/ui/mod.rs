@@ -3,6 +3,7 @@
 //! `jobs`. No file, FFmpeg or candle calls here.
 
 pub mod canvas;
+pub mod experiment_state;
 pub mod experiments;
 pub mod inspector;
 pub mod library;
@@ -10,6 +11,7 @@ pub mod state;
 pub mod status;
 pub mod timeline;
 
+pub use experiment_state::{ExperimentsState, RunPhase, RunView};
 pub use state::{ClipEntry, ClipSource, LoadState, StudioState, Tab, UiCommand};
 
 /// A muted "coming" note for a part of a panel that is not built yet, so nothing pretends to work.

@@ -91,6 +91,10 @@ pub enum UiCommand {
     Seek(f64),
     SetLooping(bool),
     SetVolume(f32),
+    /// Parse `experiments.spec_text` and start the run on a worker thread.
+    StartRun,
+    /// Ask the running experiment to stop after its current step.
+    CancelRun,
 }
 
 /// How the canvas draws frames: through our wgpu pipeline, or (no wgpu, e.g. in UI tests) an
@@ -127,6 +131,7 @@ pub struct StudioState {
     pub status: StatusInfo,
     pub commands: Vec<UiCommand>,
     pub canvas_backend: CanvasBackend,
+    pub experiments: super::ExperimentsState,
     pub(crate) texture: Option<(egui::TextureHandle, u64)>,
     next_id: u32,
 }
@@ -146,6 +151,7 @@ impl StudioState {
             status: StatusInfo::default(),
             commands: Vec::new(),
             canvas_backend,
+            experiments: super::ExperimentsState::new(crate::jobs::experiment::examples()),
             texture: None,
             next_id: 0,
         }

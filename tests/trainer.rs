@@ -1,0 +1,224 @@
+//! The trainer end to end on a small SynthMotion set: outputs on disk, cancel within a step,
+//! `--resume` reaching the same numbers as an uninterrupted run, shipped example specs.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use triggerlab::core::experiment::{ExperimentSpec, parse_experiment};
+use triggerlab::jobs::experiment::run_experiment;
+use triggerlab::train::report::RunResults;
+use triggerlab::train::trainer::TrainEvent;
+
+const SMALL: &str = r#"
+version = 1
+name = "small"
+seed = 7
+epochs = 3
+batch_size = 4
+[dataset]
+synth = { classes = 3, per_class = 8 }
+frames = 6
+size = 32
+[model]
+kind = "r2plus1d_tiny"
+[optimizer]
+lr = 0.001
+[augment]
+random_crop = true
+[attack]
+visual = { kind = "badnets", size = 6, margin = 4, checkerboard = { cell = 2, colors = [[0, 0, 0], [255, 255, 255]] } }
+temporal = { frames = "all", mode = "static" }
+[poison]
+target = "MoveLeft"
+ratio = 0.25
+"#;
+
+fn small() -> ExperimentSpec {
+    parse_experiment(SMALL).expect("the test spec parses")
+}
+
+/// Runs to completion; `cancel_after_epoch` sets the cancel flag once that epoch is reported.
+fn train(
+    spec: &ExperimentSpec,
+    out: &Path,
+    resume: bool,
+    cancel_after_epoch: Option<usize>,
+) -> (RunResults, Vec<TrainEvent>) {
+    let cancel = AtomicBool::new(false);
+    let mut events = Vec::new();
+    let res = run_experiment(spec, out, resume, &cancel, &mut |ev| {
+        if let (TrainEvent::Epoch(m), Some(e)) = (&ev, cancel_after_epoch)
+            && m.epoch == e
+        {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        events.push(ev);
+    })
+    .expect("the run finishes");
+    (res, events)
+}
+
+fn numbers(r: &RunResults) -> Vec<(usize, f64, f64, f64, f64)> {
+    r.epochs
+        .iter()
+        .map(|m| (m.epoch, m.train_loss, m.ca, m.asr, m.robust_acc))
+        .collect()
+}
+
+#[test]
+fn a_run_writes_its_results_and_resume_reaches_the_same_numbers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = small();
+
+    let whole = dir.path().join("whole");
+    let (a, events) = train(&spec, &whole, false, None);
+    assert!(!a.cancelled);
+    assert_eq!(a.epochs.len(), 3);
+    assert_eq!(a.seed, 7);
+    assert_eq!(a.poison_indices.len(), 3, "⌊0.25·12⌋ of 12 training clips");
+    assert_eq!(a.poison_indices_sha256.len(), 64);
+    for f in [
+        "results.json",
+        "metrics.csv",
+        "curves.png",
+        "model.safetensors",
+        "checkpoint/weights.safetensors",
+        "checkpoint/optimizer.safetensors",
+        "checkpoint/state.json",
+    ] {
+        assert!(whole.join(f).is_file(), "{f} is written");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(whole.join("results.json")).expect("results"),
+    )
+    .expect("json");
+    for k in ["ca", "asr", "robust_acc"] {
+        assert!(json["final"][k].is_number(), "final.{k}");
+    }
+    assert_eq!(json["seed"], 7);
+    assert!(json["wall_secs"].as_f64().is_some_and(|s| s > 0.0));
+    assert_eq!(json["spec"]["name"], "small");
+    let curve = json["asr_by_triggered_frames"].as_array().expect("curve");
+    let ks: Vec<u64> = curve.iter().filter_map(|p| p[0].as_u64()).collect();
+    assert_eq!(ks, [1, 2, 4, 6], "1, 2, 4, … then all T frames");
+    let csv = std::fs::read_to_string(whole.join("metrics.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 1 + 3, "a header and one row per epoch");
+    // The event stream: Started first, a Step per batch, an Epoch and a Checkpoint per epoch,
+    // Finished last.
+    assert!(matches!(
+        events
+            .iter()
+            .find(|e| !matches!(e, TrainEvent::Loading { .. })),
+        Some(TrainEvent::Started { .. })
+    ));
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, TrainEvent::Step { .. }))
+        .count();
+    assert_eq!(steps, 3 * 3, "12 clips in batches of 4, three epochs");
+    let ckpts = events
+        .iter()
+        .filter(|e| matches!(e, TrainEvent::Checkpoint { .. }))
+        .count();
+    assert_eq!(ckpts, 3);
+    assert!(matches!(events.last(), Some(TrainEvent::Finished(_))));
+
+    // Cancelled after the first epoch: partial results and the checkpoint stay.
+    let part = dir.path().join("part");
+    let (b, events) = train(&spec, &part, false, Some(0));
+    assert!(b.cancelled);
+    assert_eq!(
+        b.epochs.len(),
+        1,
+        "stopped within the next epoch's first step"
+    );
+    let steps_after = events
+        .iter()
+        .skip_while(|e| !matches!(e, TrainEvent::Epoch(_)))
+        .filter(|e| matches!(e, TrainEvent::Step { .. }))
+        .count();
+    assert_eq!(steps_after, 0, "no step runs once the flag is set");
+    assert!(part.join("checkpoint/state.json").is_file());
+    assert!(part.join("results.json").is_file());
+    let csv = std::fs::read_to_string(part.join("metrics.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 2);
+    assert_eq!(numbers(&b)[0], numbers(&a)[0]);
+
+    // Resumed: the same numbers and the same weights as the uninterrupted run.
+    let (c, _) = train(&spec, &part, true, None);
+    assert!(!c.cancelled);
+    assert_eq!(numbers(&c), numbers(&a));
+    assert_eq!(c.final_metrics, a.final_metrics);
+    assert_eq!(c.poison_indices_sha256, a.poison_indices_sha256);
+    assert_eq!(
+        std::fs::read(part.join("model.safetensors")).expect("b"),
+        std::fs::read(whole.join("model.safetensors")).expect("a"),
+        "bit-identical weights"
+    );
+}
+
+#[test]
+fn a_checkpoint_from_another_seed_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut spec = small();
+    spec.epochs = 1;
+    let out = dir.path().join("run");
+    train(&spec, &out, false, None);
+    spec.seed = 8;
+    spec.epochs = 2;
+    let cancel = AtomicBool::new(false);
+    let err =
+        run_experiment(&spec, &out, true, &cancel, &mut |_| {}).expect_err("a different seed");
+    assert!(format!("{err:#}").contains("seed"), "{err:#}");
+}
+
+#[test]
+fn bad_specs_name_the_field_and_unwritable_output_is_an_error() {
+    let bad = SMALL.replace("ratio = 0.25", "ratio = 1.5");
+    let e = parse_experiment(&bad).expect_err("ratio out of range");
+    assert!(e.to_string().contains("poison.ratio"), "{e}");
+    let bad = SMALL.replace("kind = \"r2plus1d_tiny\"", "kind = \"resnet\"");
+    let e = parse_experiment(&bad).expect_err("unknown model");
+    assert!(e.to_string().contains("model"), "{e}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").expect("write");
+    let cancel = AtomicBool::new(false);
+    let err = run_experiment(&small(), &file.join("out"), false, &cancel, &mut |_| {})
+        .expect_err("the output folder cannot be made");
+    assert!(format!("{err:#}").contains("a-file"), "{err:#}");
+}
+
+#[test]
+fn every_shipped_example_parses_and_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("examples/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let spec =
+                parse_experiment(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            spec.validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            names.push(
+                path.file_stem()
+                    .expect("stem")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    names.sort();
+    for family in ["badnets", "blend", "sig", "wanet", "ftrojan"] {
+        for mode in ["static", "dynamic"] {
+            let want = format!("{family}_{mode}");
+            assert!(names.contains(&want), "examples/{want}.toml is missing");
+        }
+    }
+    for want in ["quick", "clean", "natural_frame_lag", "av_audio_only"] {
+        assert!(
+            names.contains(&want.to_string()),
+            "examples/{want}.toml is missing"
+        );
+    }
+}
