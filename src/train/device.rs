@@ -52,7 +52,11 @@ pub fn select_device(pref: DevicePref) -> DeviceChoice {
         },
         Err(e) => DeviceChoice {
             device: Device::Cpu,
-            fallback_reason: Some(format!("no usable CUDA device: {e}")),
+            // candle appends a backtrace to the message: keep its first line.
+            fallback_reason: Some(format!(
+                "no usable CUDA device: {}",
+                e.to_string().lines().next().unwrap_or("unknown error")
+            )),
         },
     }
 }
