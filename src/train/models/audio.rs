@@ -2,7 +2,7 @@
 //! `[B, frames, mels, 1]` through four 3×3 convs, stride 2, + bias, ReLU (1→16→32→64→64), global
 //! average pool, linear 64 → classes.
 
-use super::{Dense, fused, kaiming};
+use super::{Dense, conv3x3_params, fused};
 use crate::train::ops::spatial::spatial_conv;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -16,17 +16,7 @@ pub struct AudioCnn {
 
 impl AudioCnn {
     pub fn new(vb: VarBuilder, classes: usize) -> Result<Self> {
-        let convs = BLOCKS
-            .iter()
-            .enumerate()
-            .map(|(i, &(ci, co))| {
-                let b = vb.pp(format!("blocks.{i}.conv"));
-                Ok((
-                    b.get_with_hints((co, 3, 3, ci), "weight", kaiming(9 * ci))?,
-                    b.get_with_hints(co, "bias", kaiming(9 * ci))?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let convs = conv3x3_params(&vb, &BLOCKS)?;
         Ok(AudioCnn {
             convs,
             fc: Dense::new(&vb.pp("fc"), 64, classes)?,

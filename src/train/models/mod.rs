@@ -59,6 +59,21 @@ pub fn kaiming(fan_in: usize) -> Init {
     Init::Uniform { lo: -b, up: b }
 }
 
+/// Weights `[co, 3, 3, ci]` and biases of 3×3 conv blocks `(ci, co)`, named `blocks.{i}.conv`.
+pub fn conv3x3_params(vb: &VarBuilder, blocks: &[(usize, usize)]) -> Result<Vec<(Tensor, Tensor)>> {
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, &(ci, co))| {
+            let b = vb.pp(format!("blocks.{i}.conv"));
+            Ok((
+                b.get_with_hints((co, 3, 3, ci), "weight", kaiming(9 * ci))?,
+                b.get_with_hints(co, "bias", kaiming(9 * ci))?,
+            ))
+        })
+        .collect()
+}
+
 /// A linear layer stored as `weight [out, in]`, `bias [out]`.
 pub struct Dense {
     pub w: Tensor,

@@ -3,7 +3,7 @@
 //! convs, stride 2, + bias, ReLU: (3→16), (16→32), (32→64), (64→128); global average pool over
 //! time and space; linear 128 → classes.
 
-use super::{Dense, fused, kaiming};
+use super::{Dense, conv3x3_params, fused};
 use crate::train::ops::shift::temporal_shift;
 use crate::train::ops::spatial::{SpatialConv, spatial_conv};
 use candle_core::{Result, Tensor};
@@ -18,17 +18,7 @@ pub struct TsmTiny {
 
 impl TsmTiny {
     pub fn new(vb: VarBuilder, classes: usize) -> Result<Self> {
-        let convs = BLOCKS
-            .iter()
-            .enumerate()
-            .map(|(i, &(ci, co))| {
-                let b = vb.pp(format!("blocks.{i}.conv"));
-                Ok((
-                    b.get_with_hints((co, 3, 3, ci), "weight", kaiming(9 * ci))?,
-                    b.get_with_hints(co, "bias", kaiming(9 * ci))?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let convs = conv3x3_params(&vb, &BLOCKS)?;
         Ok(TsmTiny {
             convs,
             fc: Dense::new(&vb.pp("fc"), 128, classes)?,

@@ -67,3 +67,12 @@ pub(crate) fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     }
     total
 }
+
+/// `y = max(y + b, 0)` over channels-last rows of `b.len()` channels.
+pub(crate) fn add_bias_relu(y: &mut [f32], b: &[f32]) {
+    for row in y.chunks_exact_mut(b.len()) {
+        for (v, bb) in row.iter_mut().zip(b) {
+            *v = (*v + bb).max(0.0);
+        }
+    }
+}

@@ -10,7 +10,7 @@
 //! on the shapes and their partial sums are added in tile order, so results are the same bit for
 //! bit on every run and thread count.
 
-use super::{contiguous_slice, sum_in_order, with_data};
+use super::{add_bias_relu, contiguous_slice, sum_in_order, with_data};
 use crate::train::gemm::{MatMut, MatRef, matmul};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -242,11 +242,7 @@ pub(crate) fn forward(
                     1,
                 );
             });
-            for row in yt.chunks_exact_mut(co) {
-                for (v, bb) in row.iter_mut().zip(b) {
-                    *v = (*v + bb).max(0.0);
-                }
-            }
+            add_bias_relu(yt, b);
         });
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! clip, added in clip order, so results do not depend on the thread count) and `dx`, gathered
 //! per input frame from the output frames that read it.
 
-use super::{contiguous_slice, recycle, scratch, sum_in_order, with_data};
+use super::{add_bias_relu, contiguous_slice, recycle, scratch, sum_in_order, with_data};
 use crate::train::gemm::{MatMut, MatRef, matmul};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -91,11 +91,7 @@ pub(crate) fn forward(
         if first {
             yf.fill(0.0);
         }
-        for row in yf.chunks_exact_mut(co) {
-            for (v, bb) in row.iter_mut().zip(b) {
-                *v = (*v + bb).max(0.0);
-            }
-        }
+        add_bias_relu(yf, b);
     });
     Ok(())
 }
