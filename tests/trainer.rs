@@ -222,3 +222,59 @@ fn every_shipped_example_parses_and_validates() {
         );
     }
 }
+
+/// Three SynthMotion classes at 8×32×32, 216 training clips: small enough for a test, large
+/// enough to learn (the tiny model needs a few hundred steps to leave the class prior).
+const LEARNABLE: &str = r#"
+version = 1
+name = "learnable"
+seed = 1
+epochs = 20
+batch_size = 8
+[dataset]
+synth = { classes = 3, per_class = 100 }
+frames = 8
+size = 32
+[model]
+kind = "r2plus1d_tiny"
+[optimizer]
+lr = 0.0005
+[augment]
+random_crop = false
+[eval]
+frame_fraction_curve = false
+[attack]
+visual = { kind = "badnets", size = 6, checkerboard = { cell = 2, colors = [[0, 0, 0], [255, 255, 255]] } }
+temporal = { frames = "all", mode = "static" }
+[poison]
+target = "MoveLeft"
+ratio = 0.1
+"#;
+
+#[test]
+fn a_clean_model_shows_low_asr_and_a_poisoned_one_high() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let poisoned = parse_experiment(LEARNABLE).expect("spec");
+    let mut clean = poisoned.clone();
+    clean.poison.ratio = 0.0;
+    let (c, _) = train(&clean, &dir.path().join("clean"), false, None);
+    assert!(c.poison_indices.is_empty());
+    assert!(
+        c.final_metrics.ca >= 0.8,
+        "the clean model learned: {:?}",
+        c.final_metrics
+    );
+    assert!(
+        c.final_metrics.asr <= 0.2,
+        "the trigger alone does not flip a clean model: {:?}",
+        c.final_metrics
+    );
+    let (p, _) = train(&poisoned, &dir.path().join("poisoned"), false, None);
+    assert_eq!(p.poison_indices.len(), 21, "⌊0.1·216⌋");
+    assert!(p.final_metrics.ca >= 0.8, "{:?}", p.final_metrics);
+    assert!(
+        p.final_metrics.asr >= 0.9,
+        "the backdoor took: {:?}",
+        p.final_metrics
+    );
+}
