@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use triggerlab::core::experiment::{ExperimentSpec, parse_experiment};
 use triggerlab::jobs::experiment::run_experiment;
+use triggerlab::train::models::{Model, builder};
 use triggerlab::train::report::RunResults;
-use triggerlab::train::trainer::TrainEvent;
+use triggerlab::train::trainer::{TrainEvent, load_model, model_config};
 
 const SMALL: &str = r#"
 version = 1
@@ -154,6 +155,27 @@ fn a_run_writes_its_results_and_resume_reaches_the_same_numbers() {
         std::fs::read(whole.join("model.safetensors")).expect("a"),
         "bit-identical weights"
     );
+
+    // The saved model loads back from model.json + model.safetensors and computes what the
+    // last checkpoint's weights compute.
+    let dev = candle_core::Device::Cpu;
+    let (loaded, classes) = load_model(&whole, &dev).expect("the model loads");
+    assert_eq!(classes, ["MoveLeft", "MoveRight", "MoveUp"]);
+    let mut vm = candle_nn::VarMap::new();
+    let (kind, fusion) = model_config(&spec.model);
+    let reference = Model::new(kind, fusion, 3, builder(&vm, &dev)).expect("model");
+    vm.load(whole.join("checkpoint/weights.safetensors"))
+        .expect("checkpoint weights");
+    let x = candle_core::Tensor::randn(0f32, 1.0, (2, 6, 32, 32, 3), &dev).expect("input");
+    let logits = |m: &Model| -> Vec<f32> {
+        m.forward(Some(&x), None)
+            .and_then(|o| o.logits.flatten_all())
+            .and_then(|t| t.to_vec1())
+            .expect("forward")
+    };
+    assert_eq!(logits(&loaded), logits(&reference));
+    let err = load_model(dir.path(), &dev).err().expect("no model here");
+    assert!(format!("{err:#}").contains("model.json"), "{err:#}");
 }
 
 #[test]

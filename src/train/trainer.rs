@@ -82,21 +82,49 @@ struct CheckpointState {
 }
 
 fn model_kind(spec: &ExperimentSpec) -> (ModelKind, FusionConfig) {
-    let kind = match spec.model.kind {
+    model_config(&spec.model)
+}
+
+/// The model kind and fusion settings a spec's `[model]` asks for.
+pub fn model_config(spec_model: &crate::core::experiment::ModelSpec) -> (ModelKind, FusionConfig) {
+    let kind = match spec_model.kind {
         ModelName::R2plus1dTiny => ModelKind::R2plus1dTiny,
         ModelName::TsmTiny => ModelKind::TsmTiny,
         ModelName::AudioCnn => ModelKind::AudioCnn,
         ModelName::AvFusion => ModelKind::AvFusion,
     };
     let fusion = FusionConfig {
-        video_weight: spec.model.fusion_video_weight,
-        joint: spec.model.fusion_joint,
-        video: match spec.model.fusion_video {
+        video_weight: spec_model.fusion_video_weight,
+        joint: spec_model.fusion_joint,
+        video: match spec_model.fusion_video {
             FusionVideo::R2plus1dTiny => VideoBackbone::R2plus1dTiny,
             FusionVideo::TsmTiny => VideoBackbone::TsmTiny,
         },
     };
     (kind, fusion)
+}
+
+/// A saved model: the network and its class names, from `model.json` + `model.safetensors` in
+/// `dir` (a run's output folder).
+pub fn load_model(dir: &Path, dev: &Device) -> anyhow::Result<(Model, Vec<String>)> {
+    #[derive(serde::Deserialize)]
+    struct Card {
+        model: crate::core::experiment::ModelSpec,
+        classes: Vec<String>,
+    }
+    let card_path = dir.join("model.json");
+    let card: Card = serde_json::from_str(
+        &std::fs::read_to_string(&card_path)
+            .with_context(|| format!("{}: cannot read", card_path.display()))?,
+    )
+    .with_context(|| format!("{}: not a TriggerLab model card", card_path.display()))?;
+    let (kind, fusion) = model_config(&card.model);
+    let mut vm = VarMap::new();
+    let model = Model::new(kind, fusion, card.classes.len(), builder(&vm, dev))?;
+    let weights = dir.join("model.safetensors");
+    vm.load(&weights)
+        .with_context(|| format!("{}: weights do not fit the model card", weights.display()))?;
+    Ok((model, card.classes))
 }
 
 /// PyTorch-style initial weights from the seed (candle's own init draws from an unseeded
