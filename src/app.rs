@@ -275,6 +275,11 @@ impl TriggerLabApp {
                 Some(ev) => {
                     if let Some(run) = &mut self.state.experiments.run {
                         run.apply(ev);
+                        if !run.phase.is_active() {
+                            // Finished, cancelled or failed: that was its last word.
+                            self.experiment = None;
+                            break;
+                        }
                     }
                 }
                 None => {
@@ -605,6 +610,9 @@ impl TriggerLabApp {
         let Some(n) = self.opts.exit_after_frames else {
             return;
         };
+        // Scripted runs keep drawing: nothing else may wake an idle window (e.g. the
+        // Experiments tab once its run has ended).
+        ctx.request_repaint();
         // A run started from the command line takes as long as it takes (it has its own
         // cancel); the clock for the rest starts when it ends.
         if self.opts.experiment.is_some() && self.experiment.is_some() {

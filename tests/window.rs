@@ -137,3 +137,69 @@ fn without_a_display_it_says_so_in_one_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("no display"), "{err}");
 }
+
+#[test]
+fn experiment_flag_runs_the_spec_in_the_tab_then_exits() {
+    if !display_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("tiny.toml");
+    std::fs::write(
+        &spec,
+        r#"
+version = 1
+name = "tiny"
+epochs = 2
+batch_size = 4
+[dataset]
+synth = { classes = 3, per_class = 8 }
+frames = 6
+size = 32
+[model]
+kind = "r2plus1d_tiny"
+[attack]
+visual = { kind = "badnets", size = 6 }
+temporal = { frames = "all", mode = "static" }
+[poison]
+target = 0
+ratio = 0.25
+"#,
+    )
+    .expect("spec");
+    let shot = screenshot_path("studio-experiment.png");
+    // The output folder is the tab's default, `runs/<name>` under the working folder.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triggerlab"))
+        .current_dir(dir.path())
+        .args([
+            "--experiment",
+            spec.to_str().expect("utf-8"),
+            "--exit-after-frames",
+            "5",
+            "--screenshot",
+            shot.to_str().expect("utf-8"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start triggerlab");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the studio did not exit after its run (it must keep drawing once idle)");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let results = dir.path().join("runs/tiny/results.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).expect("results.json"))
+            .expect("json");
+    assert_eq!(json["cancelled"], false);
+    assert_eq!(json["epochs"].as_array().map(Vec::len), Some(2));
+    check_screenshot(&shot);
+}
