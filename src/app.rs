@@ -610,9 +610,7 @@ impl TriggerLabApp {
         let Some(n) = self.opts.exit_after_frames else {
             return;
         };
-        // Scripted runs keep drawing: nothing else may wake an idle window (e.g. the
-        // Experiments tab once its run has ended).
-        ctx.request_repaint();
+
         // A run started from the command line takes as long as it takes (it has its own
         // cancel); the clock for the rest starts when it ends.
         if self.opts.experiment.is_some() && self.experiment.is_some() {
@@ -630,6 +628,9 @@ impl TriggerLabApp {
         if self.busy() {
             return;
         }
+        // Counting frames: keep drawing, as nothing else may wake an idle window (e.g. the
+        // Experiments tab once its run has ended).
+        ctx.request_repaint();
         self.frames_rendered += 1;
         if self.frames_rendered < n {
             return;
