@@ -9,29 +9,9 @@ use triggerlab::train::models::{Model, builder};
 use triggerlab::train::report::RunResults;
 use triggerlab::train::trainer::{TrainEvent, load_model, model_config};
 
-const SMALL: &str = r#"
-version = 1
-name = "small"
-seed = 7
-epochs = 3
-batch_size = 4
-[dataset]
-synth = { classes = 3, per_class = 8 }
-frames = 6
-size = 32
-[model]
-kind = "r2plus1d_tiny"
-[optimizer]
-lr = 0.001
-[augment]
-random_crop = true
-[attack]
-visual = { kind = "badnets", size = 6, margin = 4, checkerboard = { cell = 2, colors = [[0, 0, 0], [255, 255, 255]] } }
-temporal = { frames = "all", mode = "static" }
-[poison]
-target = "MoveLeft"
-ratio = 0.25
-"#;
+mod common;
+
+use common::SMALL_EXPERIMENT as SMALL;
 
 fn small() -> ExperimentSpec {
     parse_experiment(SMALL).expect("the test spec parses")

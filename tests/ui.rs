@@ -2,6 +2,9 @@
 //! there, the SynthMotion library plays on the audio clock (a silent clock here: no sound card),
 //! pauses, unfinished parts say "coming", and the Experiments tab trains a model live.
 
+mod common;
+
+use common::SMALL_EXPERIMENT as SMALL;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
@@ -78,28 +81,6 @@ fn picking_another_clip_plays_it() {
     h.get_by_label_contains("Canvas — Grow #2");
     h.get_by_label_contains("class Grow, clip 1");
 }
-
-const SMALL: &str = r#"
-version = 1
-name = "ui-small"
-seed = 3
-epochs = 3
-batch_size = 4
-[dataset]
-synth = { classes = 3, per_class = 8 }
-frames = 6
-size = 32
-[model]
-kind = "r2plus1d_tiny"
-[optimizer]
-lr = 0.001
-[attack]
-visual = { kind = "badnets", size = 6, checkerboard = { cell = 2, colors = [[0, 0, 0], [255, 255, 255]] } }
-temporal = { frames = "all", mode = "static" }
-[poison]
-target = "MoveLeft"
-ratio = 0.25
-"#;
 
 fn open_experiments(h: &mut Harness<'static, TriggerLabApp>) {
     h.get_by_label("Experiments").click();

@@ -144,27 +144,10 @@ fn experiment_flag_runs_the_spec_in_the_tab_then_exits() {
         return;
     }
     let dir = tempfile::tempdir().expect("tmp");
-    let spec = dir.path().join("tiny.toml");
+    let spec = dir.path().join("small.toml");
     std::fs::write(
         &spec,
-        r#"
-version = 1
-name = "tiny"
-epochs = 2
-batch_size = 4
-[dataset]
-synth = { classes = 3, per_class = 8 }
-frames = 6
-size = 32
-[model]
-kind = "r2plus1d_tiny"
-[attack]
-visual = { kind = "badnets", size = 6 }
-temporal = { frames = "all", mode = "static" }
-[poison]
-target = 0
-ratio = 0.25
-"#,
+        common::SMALL_EXPERIMENT.replace("epochs = 3", "epochs = 2"),
     )
     .expect("spec");
     let shot = screenshot_path("studio-experiment.png");
@@ -195,7 +178,7 @@ ratio = 0.25
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
-    let results = dir.path().join("runs/tiny/results.json");
+    let results = dir.path().join("runs/small/results.json");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&results).expect("results.json"))
             .expect("json");

@@ -172,3 +172,29 @@ pub fn truncated(src: &Path, name: &str, fraction: f64) -> PathBuf {
 pub fn make_with(name: &str, args: &[&str]) -> PathBuf {
     make(name, args)
 }
+
+/// A training run small enough for any test: 3 SynthMotion classes × 8 clips (12 train, 12
+/// test) at 6×32×32, 3 epochs of 3 steps, a checkerboard BadNets patch, ρ = 0.25.
+pub const SMALL_EXPERIMENT: &str = r#"
+version = 1
+name = "small"
+seed = 7
+epochs = 3
+batch_size = 4
+[dataset]
+synth = { classes = 3, per_class = 8 }
+frames = 6
+size = 32
+[model]
+kind = "r2plus1d_tiny"
+[optimizer]
+lr = 0.001
+[augment]
+random_crop = true
+[attack]
+visual = { kind = "badnets", size = 6, margin = 4, checkerboard = { cell = 2, colors = [[0, 0, 0], [255, 255, 255]] } }
+temporal = { frames = "all", mode = "static" }
+[poison]
+target = "MoveLeft"
+ratio = 0.25
+"#;
