@@ -34,7 +34,7 @@ const EXIT_DEADLINE: Duration = Duration::from_secs(60);
 const STREAM_MAX_SIDE: u32 = 960;
 
 /// The in-memory SynthMotion library the studio starts with (every class, 3 clips each).
-fn library_spec() -> SynthSpec {
+pub fn library_spec() -> SynthSpec {
     SynthSpec {
         per_class: 3,
         size: 128,
@@ -47,8 +47,13 @@ fn library_spec() -> SynthSpec {
 pub struct StudioOptions {
     /// Render this many frames once startup work is done, then exit.
     pub exit_after_frames: Option<u64>,
-    /// Save a screenshot of the window here before exiting (needs `exit_after_frames`).
-    pub screenshot: Option<PathBuf>,
+    /// Save screenshots of the window here before exiting (needs `exit_after_frames`), one
+    /// every `screenshot_interval`. Each gets a `<name>.json` beside it saying where the canvas
+    /// is and which frame it shows, so a script can check the picture.
+    pub screenshots: Vec<PathBuf>,
+    pub screenshot_interval: Duration,
+    /// The SynthMotion library to start with instead of [`library_spec`] (tests use a small one).
+    pub library: Option<SynthSpec>,
     /// Open this video at startup, as "Open video…" would.
     pub open: Option<PathBuf>,
     /// (file name, TOML text): show it in the Experiments tab and start the run.
@@ -91,9 +96,19 @@ pub struct TriggerLabApp {
 }
 
 enum ScreenshotState {
-    NotYet,
-    Saving(Receiver<Result<PathBuf, String>>),
-    Done,
+    /// The next screenshot to take, not before the given time.
+    Next(usize, Option<Instant>),
+    Saving(usize, Receiver<Result<PathBuf, String>>),
+}
+
+/// What the canvas showed when a screenshot was taken (written next to it as JSON).
+#[derive(serde::Serialize)]
+struct ScreenshotInfo {
+    /// The frame's rectangle in the screenshot, in pixels: [x0, y0, x1, y1].
+    canvas_px: Option<[f32; 4]>,
+    clip: Option<String>,
+    frame_index: Option<usize>,
+    position_secs: f64,
 }
 
 impl TriggerLabApp {
@@ -137,14 +152,15 @@ impl TriggerLabApp {
             opts,
             frames_rendered: 0,
             started: Instant::now(),
-            screenshot: ScreenshotState::NotYet,
+            screenshot: ScreenshotState::Next(0, None),
             exit_report,
         };
         match probe_audio_device(repaint.clone()) {
             Ok(job) => app.audio_probe = Some(job),
             Err(e) => app.state.status.audio = format!("unknown ({e})"),
         }
-        match generate_synth(library_spec(), repaint) {
+        let library = app.opts.library.clone().unwrap_or_else(library_spec);
+        match generate_synth(library, repaint) {
             Ok(job) => app.synth = Some(job),
             Err(e) => app.state.error(format!("could not start SynthMotion: {e}")),
         }
@@ -180,10 +196,11 @@ impl TriggerLabApp {
         let selected_loading = self.state.selected_entry().is_some_and(|e| {
             e.load == LoadState::Loading || (e.stream.is_some() && e.shown.is_none())
         });
+        // An open file dialog is not loading: the user may take minutes to answer, and its
+        // thread wakes the UI when they do.
         self.synth.is_some()
             || !self.probes.is_empty()
             || self.audio_probe.is_some()
-            || self.dialog.is_some()
             || selected_loading
     }
 
@@ -234,8 +251,9 @@ impl TriggerLabApp {
         self.state.clips.iter().position(|e| e.id == id)
     }
 
-    /// Applies worker events until the queues are empty or the frame's budget is spent.
-    fn drain(&mut self) {
+    /// Applies worker events until the queues are empty or the frame's budget is spent; `true`
+    /// when the budget ran out with events left (draw again soon to take the rest).
+    fn drain(&mut self) -> bool {
         let deadline = Instant::now() + DRAIN_BUDGET;
         if let Some(job) = &self.audio_probe
             && let Some(status) = job.try_recv()
@@ -319,6 +337,35 @@ impl TriggerLabApp {
                 }
             }
         }
+        Instant::now() >= deadline
+    }
+
+    /// While a clip plays on the canvas: how long until the picture changes (the next frame of
+    /// the clip, or of the stream's next decoded frame), so the UI sleeps until then instead of
+    /// drawing at display rate. Workers wake it themselves when they send something new.
+    fn next_change_in(&self) -> Option<Duration> {
+        if !self.state.playback.playing || self.state.tab != crate::ui::Tab::Studio {
+            return None;
+        }
+        // Also the longest sleep while playing, so a loop or the end is noticed.
+        const MAX_WAIT: f64 = 0.25;
+        let clock = self.state.playback.position_secs;
+        let entry = self.state.selected_entry()?;
+        let wait = match (&self.stream, &entry.clip) {
+            (Some(active), None) => match &active.pending {
+                Some((t, _)) => t - clock,
+                None => MAX_WAIT,
+            },
+            _ => match entry.fps() {
+                Some(fps) if fps.to_f64() > 0.0 => {
+                    let fps = fps.to_f64();
+                    ((clock * fps + 1e-9).floor() + 1.0) / fps - clock
+                }
+                _ => MAX_WAIT,
+            },
+        };
+        // A little late rather than early, so the frame has changed when we draw.
+        Some(Duration::from_secs_f64(wait.clamp(0.0, MAX_WAIT) + 0.002))
     }
 
     fn add_synth(&mut self, item: SynthItem) {
@@ -635,24 +682,32 @@ impl TriggerLabApp {
         if self.frames_rendered < n {
             return;
         }
-        let Some(path) = self.opts.screenshot.clone() else {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-            return;
-        };
+        let ppp = ctx.pixels_per_point();
         match &self.screenshot {
-            ScreenshotState::NotYet => {
+            ScreenshotState::Next(k, _) if *k >= self.opts.screenshots.len() => {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            ScreenshotState::Next(_, Some(at)) if Instant::now() < *at => {
+                ctx.request_repaint_after(at.saturating_duration_since(Instant::now()));
+            }
+            ScreenshotState::Next(k, _) => {
+                let k = *k;
+                let path = self.opts.screenshots[k].clone();
+                let info = ScreenshotInfo {
+                    canvas_px: self
+                        .state
+                        .canvas_rect
+                        .map(|r| [r.min.x * ppp, r.min.y * ppp, r.max.x * ppp, r.max.y * ppp]),
+                    clip: self.state.selected_entry().map(|e| e.name.clone()),
+                    frame_index: self.state.current_frame_index(),
+                    position_secs: self.state.playback.position_secs,
+                };
                 let (tx, rx) = channel();
                 let repaint = self.repaint.clone();
                 ctx.request_screenshot(move |image| {
                     // Encoding and writing a PNG is file work: off the UI thread.
                     let saved = jobs::spawn_named("screenshot", move || {
-                        let [w, h] = image.size;
-                        let rgba: Vec<u8> =
-                            image.pixels.iter().flat_map(|c| c.to_array()).collect();
-                        let r =
-                            crate::media::image_io::save_png_rgba(&path, w as u32, h as u32, &rgba)
-                                .map(|()| path.clone())
-                                .map_err(|e| e.to_string());
+                        let r = save_screenshot(&path, &image, &info).map(|()| path.clone());
                         let _ = tx.send(r); // the app may be gone; the file is written either way
                         repaint();
                     });
@@ -660,18 +715,17 @@ impl TriggerLabApp {
                         tracing::error!("could not start the screenshot writer: {e}");
                     }
                 });
-                self.screenshot = ScreenshotState::Saving(rx);
+                self.screenshot = ScreenshotState::Saving(k, rx);
             }
-            ScreenshotState::Saving(rx) => match rx.try_recv() {
+            ScreenshotState::Saving(k, rx) => match rx.try_recv() {
                 Ok(Ok(p)) => {
                     tracing::info!("screenshot saved to {}", p.display());
-                    self.screenshot = ScreenshotState::Done;
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    let next = Instant::now() + self.opts.screenshot_interval;
+                    self.screenshot = ScreenshotState::Next(k + 1, Some(next));
                 }
                 Ok(Err(e)) => self.fail_exit(ctx, format!("screenshot: {e}")),
                 Err(_) => {}
             },
-            ScreenshotState::Done => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
     }
 
@@ -686,19 +740,38 @@ impl TriggerLabApp {
 impl eframe::App for TriggerLabApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.drain();
+        let more_events = self.drain();
         self.sync_playback();
         crate::ui::studio_ui(&mut self.state, ui);
+        // A command (seek, select, pause) changes what the panels show: draw once more.
+        let commanded = !self.state.commands.is_empty();
         self.run_commands();
-        // Video on screen or loading: every frame. A training run wakes the UI itself (at
-        // most ~4 times a second).
-        let video_on_screen =
-            self.state.playback.playing && self.state.tab == crate::ui::Tab::Studio;
-        if video_on_screen || self.loading() {
+        // Draw only when something new is to be shown: the next video frame's time while
+        // playing, events left over from the drain budget, and otherwise whatever wakes us
+        // (input, a worker's send, a training run at most ~4 times a second).
+        if more_events || commanded {
             ctx.request_repaint();
+        } else if let Some(wait) = self.next_change_in() {
+            ctx.request_repaint_after(wait);
         }
         self.scripted_exit(&ctx);
     }
+}
+
+/// Writes a screenshot and its JSON description (on a worker thread).
+fn save_screenshot(
+    path: &std::path::Path,
+    image: &egui::ColorImage,
+    info: &ScreenshotInfo,
+) -> Result<(), String> {
+    let [w, h] = image.size;
+    let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    crate::media::image_io::save_png_rgba(path, w as u32, h as u32, &rgba)
+        .map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec_pretty(info).map_err(|e| e.to_string())?;
+    let mut side = path.as_os_str().to_owned();
+    side.push(".json");
+    std::fs::write(&side, json).map_err(|e| format!("{}: {e}", PathBuf::from(side).display()))
 }
 
 /// The window icon, decoded from the PNG in `assets/` (compiled in).
@@ -722,7 +795,7 @@ pub fn run(opts: StudioOptions) -> Result<(), String> {
                 .into(),
         );
     }
-    if opts.screenshot.is_some() && opts.exit_after_frames.is_none() {
+    if !opts.screenshots.is_empty() && opts.exit_after_frames.is_none() {
         return Err("--screenshot needs --exit-after-frames N".into());
     }
     let mut viewport = egui::ViewportBuilder::default()

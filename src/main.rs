@@ -27,9 +27,20 @@ fn main() -> ExitCode {
             }
         },
     };
+    let Ok(screenshot_interval) =
+        std::time::Duration::try_from_secs_f64(cli.studio.screenshot_interval)
+    else {
+        eprintln!(
+            "triggerlab: --screenshot-interval: {} is not a number of seconds >= 0",
+            cli.studio.screenshot_interval
+        );
+        return ExitCode::FAILURE;
+    };
     let opts = StudioOptions {
         exit_after_frames: cli.studio.exit_after_frames,
-        screenshot: cli.studio.screenshot,
+        screenshots: cli.studio.screenshot,
+        screenshot_interval,
+        library: None,
         open: cli.studio.open,
         experiment,
     };

@@ -7,7 +7,7 @@ use common::*;
 use triggerlab::core::Rational;
 use triggerlab::jobs::load::probe_file;
 use triggerlab::jobs::no_repaint;
-use triggerlab::jobs::stream::{StreamEvent, open_stream};
+use triggerlab::jobs::stream::{QUEUE_FRAMES, StreamEvent, open_stream};
 use triggerlab::media::reader::SizeMode;
 
 /// Every event until the end (or a failure) of epoch 0.
@@ -103,6 +103,17 @@ fn a_stream_runs_only_a_few_frames_ahead_and_seeks() {
             ..
         })
     ));
+    // Nobody is taking frames: the decoder fills the queue and waits there, however long the
+    // file (100 frames here).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        s.job.queued(),
+        QUEUE_FRAMES,
+        "it ran {} frames ahead",
+        s.job.queued()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(s.job.queued(), QUEUE_FRAMES, "and stays there");
     for _ in 0..10 {
         assert!(matches!(
             s.job.recv(),

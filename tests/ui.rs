@@ -9,18 +9,35 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 use triggerlab::app::{StudioOptions, TriggerLabApp};
+use triggerlab::core::synth::SynthSpec;
 use triggerlab::ui::Tab;
 
+/// A small library (2 clips of every class, 48 px): what the studio does with it is what it does
+/// with its default one, for a fraction of the making.
+fn library() -> SynthSpec {
+    SynthSpec {
+        per_class: 2,
+        size: 48,
+        ..triggerlab::app::library_spec()
+    }
+}
+
 fn harness() -> Harness<'static, TriggerLabApp> {
+    let opts = StudioOptions {
+        library: Some(library()),
+        ..Default::default()
+    };
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
-        .build_eframe(|cc| TriggerLabApp::new(cc, StudioOptions::default(), Default::default()))
+        .build_eframe(move |cc| TriggerLabApp::new(cc, opts, Default::default()))
 }
 
 /// Steps until startup work (the SynthMotion library, the device probe) has finished.
 fn wait_ready(h: &mut Harness<'static, TriggerLabApp>) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while h.state().busy() || h.state().state().clips.len() < 30 {
+    let spec = library();
+    let clips = spec.per_class * spec.motions().len();
+    while h.state().busy() || h.state().state().clips.len() < clips {
         assert!(Instant::now() < deadline, "startup never finished");
         std::thread::sleep(Duration::from_millis(20));
         h.step();
@@ -39,8 +56,13 @@ fn every_panel_is_in_place() {
     h.get_by_label("Experiments"); // the tab
     h.get_by_label("Open video…");
     h.get_by_label("SynthMotion (procedural)");
-    h.get_by_label("MoveLeft #3 (16 frames)"); // the selected class is open
-    h.get_by_label("ZigZag (3)");
+    let spec = library();
+    // The selected class is open.
+    h.get_by_label(&format!(
+        "MoveLeft #{} ({} frames)",
+        spec.per_class, spec.frames
+    ));
+    h.get_by_label(&format!("ZigZag ({})", spec.per_class));
     h.get_by_label_contains("Renderer: egui texture");
     // Unfinished parts do not pretend: the trigger inspector and datasets say "coming".
     assert!(h.get_all_by_label_contains("coming:").count() >= 3);
@@ -51,11 +73,32 @@ fn playback_follows_the_clock_and_pauses() {
     let mut h = harness();
     wait_ready(&mut h);
     let start = h.state().state().playback.position_secs;
+    let (first, first_key) = h
+        .state()
+        .state()
+        .current_frame()
+        .expect("a frame on the canvas");
     std::thread::sleep(Duration::from_millis(400));
     h.step();
     let later = h.state().state().playback.position_secs;
-    assert!(later > start + 0.2, "the clock runs: {start} → {later}");
-    assert!(h.state().state().current_frame_index().is_some());
+    assert!(
+        later > start + 0.2,
+        "the playhead advances: {start} → {later}"
+    );
+    // 8 fps: a few frames on, the canvas shows another picture, and its texture was updated.
+    let (now, key) = h
+        .state()
+        .state()
+        .current_frame()
+        .expect("a frame on the canvas");
+    assert_ne!(key, first_key);
+    assert_ne!(now.rgb(), first.rgb(), "the picture changed");
+    let uploaded = h.state().state().canvas_texture_key();
+    assert_eq!(
+        uploaded,
+        Some(key),
+        "the canvas texture holds the frame at the playhead"
+    );
 
     h.get_by_label("Pause").click();
     h.step();
@@ -124,7 +167,16 @@ fn experiments_tab_runs_a_training_job_with_live_metrics() {
             .spec_text
             .contains("name = \"quick\"")
     );
-    assert_eq!(h.state().state().experiments.examples.len(), 14);
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
+        .expect("examples/")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        .count();
+    assert_eq!(
+        h.state().state().experiments.examples.len(),
+        shipped,
+        "every shipped example is offered"
+    );
 
     // A bad spec is refused, naming the field; nothing starts.
     h.state_mut().state_mut().experiments.spec_text = SMALL.replace("ratio = 0.25", "ratio = 2.0");

@@ -32,9 +32,14 @@ pub struct StudioArgs {
     /// Render N frames once startup work has finished, then exit (for tests and scripts).
     #[arg(long, value_name = "N")]
     pub exit_after_frames: Option<u64>,
-    /// Save a PNG screenshot of the window before exiting (needs --exit-after-frames).
+    /// Save a PNG screenshot of the window before exiting (needs --exit-after-frames); repeat
+    /// for a sequence, one every --screenshot-interval. Each gets a .json beside it saying
+    /// where the canvas is and which frame it shows.
     #[arg(long, value_name = "PNG")]
-    pub screenshot: Option<PathBuf>,
+    pub screenshot: Vec<PathBuf>,
+    /// Seconds between repeated --screenshot captures.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub screenshot_interval: f64,
     /// Open this video at startup.
     #[arg(long, value_name = "FILE")]
     pub open: Option<PathBuf>,

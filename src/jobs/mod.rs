@@ -9,10 +9,11 @@ pub mod load;
 pub mod player;
 pub mod stream;
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Called by a worker after it sends an event, so the UI wakes up and drains the channel.
 pub type Repaint = Arc<dyn Fn() + Send + Sync>;
@@ -50,10 +51,38 @@ impl CancelFlag {
     }
 }
 
+/// A bounded queue between one worker and the UI. Unlike `std::sync::mpsc::SyncSender`, a
+/// sender blocked on a full queue wakes as soon as the job is cancelled or its handle dropped.
+struct Channel<E> {
+    state: Mutex<ChannelState<E>>,
+    /// Signalled when an event is taken, the job is cancelled or the receiver goes.
+    not_full: Condvar,
+    /// Signalled when an event arrives or the sender goes.
+    not_empty: Condvar,
+    capacity: usize,
+}
+
+struct ChannelState<E> {
+    queue: VecDeque<E>,
+    sender_alive: bool,
+    receiver_alive: bool,
+}
+
+impl<E> Channel<E> {
+    fn lock(&self) -> MutexGuard<'_, ChannelState<E>> {
+        // Nothing panics while holding the lock, so poisoning cannot leave it inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A blocked sender also wakes this often to look at a cancel flag set by someone who could not
+/// signal the channel (a flag shared with the trainer, say). Nothing polls faster than this.
+const CANCEL_RECHECK: Duration = Duration::from_millis(200);
+
 /// The UI's handle on a running job: its events and its cancel flag. Dropping it cancels the job.
 pub struct Job<E> {
     pub name: String,
-    events: Receiver<E>,
+    events: Arc<Channel<E>>,
     cancel: CancelFlag,
     done: Arc<AtomicBool>,
 }
@@ -61,16 +90,42 @@ pub struct Job<E> {
 impl<E> Job<E> {
     pub fn cancel(&self) {
         self.cancel.cancel();
+        let _guard = self.events.lock();
+        self.events.not_full.notify_all();
     }
 
     /// Non-blocking: the next event if one is waiting.
     pub fn try_recv(&self) -> Option<E> {
-        self.events.try_recv().ok()
+        let mut st = self.events.lock();
+        let ev = st.queue.pop_front();
+        if ev.is_some() {
+            self.events.not_full.notify_one();
+        }
+        ev
     }
 
     /// Blocking, for headless callers: the next event, or `None` once the worker is gone.
     pub fn recv(&self) -> Option<E> {
-        self.events.recv().ok()
+        let mut st = self.events.lock();
+        loop {
+            if let Some(ev) = st.queue.pop_front() {
+                self.events.not_full.notify_one();
+                return Some(ev);
+            }
+            if !st.sender_alive {
+                return None;
+            }
+            st = self
+                .events
+                .not_empty
+                .wait(st)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// How many events are waiting (never more than the job's capacity).
+    pub fn queued(&self) -> usize {
+        self.events.lock().queue.len()
     }
 
     /// True once the worker has returned. Read it *before* a `try_recv` that comes back empty:
@@ -83,42 +138,55 @@ impl<E> Job<E> {
 impl<E> Drop for Job<E> {
     fn drop(&mut self) {
         self.cancel.cancel();
+        let mut st = self.events.lock();
+        st.receiver_alive = false;
+        st.queue.clear();
+        self.events.not_full.notify_all();
     }
 }
 
 /// The worker's side: sends events (blocking while the bounded queue is full, which is the
 /// back-pressure that keeps memory flat) and wakes the UI.
 pub struct Sender<E> {
-    tx: SyncSender<E>,
+    events: Arc<Channel<E>>,
     cancel: CancelFlag,
     repaint: Repaint,
 }
 
 impl<E> Sender<E> {
     /// Returns `false` when the job was cancelled or the UI dropped its end: stop working.
+    /// While the queue is full it sleeps on a condition variable, not in a polling loop.
     pub fn send(&self, event: E) -> bool {
-        let mut event = event;
+        let mut st = self.events.lock();
         loop {
-            if self.cancel.is_cancelled() {
+            if self.cancel.is_cancelled() || !st.receiver_alive {
                 return false;
             }
-            // Short waits instead of a blocking send, so a cancel is noticed even while full.
-            match self.tx.try_send(event) {
-                Ok(()) => {
-                    (self.repaint)();
-                    return true;
-                }
-                Err(TrySendError::Full(e)) => {
-                    event = e;
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                Err(TrySendError::Disconnected(_)) => return false,
+            if st.queue.len() < self.events.capacity {
+                st.queue.push_back(event);
+                self.events.not_empty.notify_one();
+                drop(st);
+                (self.repaint)();
+                return true;
             }
+            st = self
+                .events
+                .not_full
+                .wait_timeout(st, CANCEL_RECHECK)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+}
+
+impl<E> Drop for Sender<E> {
+    fn drop(&mut self) {
+        self.events.lock().sender_alive = false;
+        self.events.not_empty.notify_all();
     }
 }
 
@@ -134,10 +202,19 @@ where
     F: FnOnce(Sender<E>) + Send + 'static,
 {
     let name = name.into();
-    let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(1));
+    let events = Arc::new(Channel {
+        state: Mutex::new(ChannelState {
+            queue: VecDeque::new(),
+            sender_alive: true,
+            receiver_alive: true,
+        }),
+        not_full: Condvar::new(),
+        not_empty: Condvar::new(),
+        capacity: capacity.max(1),
+    });
     let cancel = CancelFlag::default();
     let sender = Sender {
-        tx,
+        events: events.clone(),
         cancel: cancel.clone(),
         repaint,
     };
@@ -149,7 +226,7 @@ where
     })?;
     Ok(Job {
         name,
-        events: rx,
+        events,
         cancel,
         done,
     })
@@ -202,5 +279,48 @@ mod tests {
             .expect("worker stopped after cancel");
         // Queue of 1: it cannot have raced far ahead of the one event we read.
         assert!(sent <= 3, "sent {sent}");
+    }
+
+    #[test]
+    fn a_sender_blocked_on_a_full_queue_resumes_when_an_event_is_taken() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let a = attempts.clone();
+        let job = start("blocked", 1, no_repaint(), move |tx| {
+            for i in 0..3 {
+                a.fetch_add(1, Ordering::Relaxed);
+                if !tx.send(i) {
+                    return;
+                }
+            }
+        })
+        .expect("spawn");
+        // Queue full with event 0; the worker is blocked sending 1.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(job.queued(), 1);
+        assert_eq!(attempts.load(Ordering::Relaxed), 2);
+        assert_eq!(job.try_recv(), Some(0));
+        assert_eq!(job.recv(), Some(1));
+        assert_eq!(job.recv(), Some(2));
+        assert_eq!(job.recv(), None, "the worker is gone");
+    }
+
+    #[test]
+    fn a_cancel_wakes_a_blocked_sender_at_once() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let job = start("flood", 1, no_repaint(), move |tx| {
+            while tx.send(()) {}
+            done_tx.send(std::time::Instant::now()).expect("report");
+        })
+        .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let t = std::time::Instant::now();
+        job.cancel();
+        let stopped = done_rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("worker stopped after cancel");
+        assert!(
+            stopped.duration_since(t) < CANCEL_RECHECK,
+            "woken by the cancel, not the recheck"
+        );
     }
 }

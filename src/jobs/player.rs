@@ -324,10 +324,18 @@ fn feeder(mut s: FeederState) {
         }
     };
     loop {
-        let first = match s.rx.recv_timeout(Duration::from_millis(5)) {
-            Ok(c) => Some(c),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => return,
+        // Paused, nothing needs feeding: sleep until a command instead of waking to check.
+        let first = if s.playing.load(Ordering::Relaxed) {
+            match s.rx.recv_timeout(Duration::from_millis(5)) {
+                Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match s.rx.recv() {
+                Ok(c) => Some(c),
+                Err(_) => return,
+            }
         };
         for cmd in first
             .into_iter()

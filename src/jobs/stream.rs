@@ -52,7 +52,7 @@ impl VideoStream {
 }
 
 /// Frames this many at a time: enough for smooth playback, small enough to bound memory.
-const QUEUE_FRAMES: usize = 6;
+pub const QUEUE_FRAMES: usize = 6;
 
 pub fn open_stream(
     path: PathBuf,

@@ -39,6 +39,10 @@ impl std::fmt::Display for AudioOutputStatus {
 /// moment (ALSA probes hardware), so callers run it off the UI thread.
 pub fn probe_output() -> AudioOutputStatus {
     use cpal::traits::{DeviceTrait, HostTrait};
+    if let Some(reason) = no_local_output() {
+        tracing::warn!("no audio device: {reason}; playback runs on a silent clock");
+        return AudioOutputStatus::Unavailable { reason };
+    }
     let host = cpal::default_host();
     let Some(device) = host.default_output_device() else {
         return AudioOutputStatus::Unavailable {
@@ -54,6 +58,58 @@ pub fn probe_output() -> AudioOutputStatus {
         Err(e) => AudioOutputStatus::Unavailable {
             reason: e.to_string(),
         },
+    }
+}
+
+/// What the machine shows about sound output before ALSA is asked.
+#[derive(Debug, Default)]
+struct OutputHints {
+    /// `/proc/asound/cards`, if it exists (it does not when no sound driver is loaded).
+    cards: Option<String>,
+    /// A PulseAudio or PipeWire server is reachable (ALSA's default may route to it).
+    sound_server: bool,
+    /// An ALSA configuration of the user's or the system's may define another default.
+    alsa_config: bool,
+}
+
+impl OutputHints {
+    fn read() -> Self {
+        use std::path::PathBuf;
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+        let socket = |name: &str| runtime.as_ref().is_some_and(|r| r.join(name).exists());
+        let home_rc = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".asoundrc"))
+            .is_some_and(|p| p.exists());
+        OutputHints {
+            cards: std::fs::read_to_string("/proc/asound/cards").ok(),
+            sound_server: std::env::var_os("PULSE_SERVER").is_some()
+                || socket("pulse/native")
+                || socket("pipewire-0"),
+            alsa_config: home_rc || std::path::Path::new("/etc/asound.conf").exists(),
+        }
+    }
+
+    /// Why there is certainly no output device, or `None` when only ALSA can tell.
+    fn no_output_reason(&self) -> Option<String> {
+        if self.sound_server || self.alsa_config {
+            return None;
+        }
+        match &self.cards {
+            None => Some("no sound driver loaded (no /proc/asound)".into()),
+            Some(c) if c.contains("no soundcards") => Some("no sound card".into()),
+            Some(_) => None,
+        }
+    }
+}
+
+/// On a machine with no sound card, ALSA's default device fails only after printing a dozen
+/// `ALSA lib …` lines straight to stderr, which users read as errors; so look first.
+fn no_local_output() -> Option<String> {
+    // /proc/asound is Linux's; elsewhere the host API alone can tell.
+    if cfg!(target_os = "linux") {
+        OutputHints::read().no_output_reason()
+    } else {
+        None
     }
 }
 
@@ -283,6 +339,37 @@ impl FakeSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_card_and_no_sound_server_means_no_device_without_asking_alsa() {
+        let none = OutputHints::default();
+        assert!(
+            none.no_output_reason()
+                .is_some_and(|r| r.contains("no sound driver"))
+        );
+        let empty = OutputHints {
+            cards: Some("--- no soundcards ---\n".into()),
+            ..Default::default()
+        };
+        assert_eq!(empty.no_output_reason().as_deref(), Some("no sound card"));
+        let card = OutputHints {
+            cards: Some(" 0 [PCH ]: HDA-Intel - HDA Intel PCH\n".into()),
+            ..Default::default()
+        };
+        assert_eq!(card.no_output_reason(), None);
+        for hints in [
+            OutputHints {
+                sound_server: true,
+                ..Default::default()
+            },
+            OutputHints {
+                alsa_config: true,
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(hints.no_output_reason(), None, "{hints:?}: ALSA decides");
+        }
+    }
 
     #[test]
     fn the_consumer_plays_what_was_pushed_then_silence_and_counts_only_real_samples() {

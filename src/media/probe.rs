@@ -59,6 +59,21 @@ fn open_error(path: &Path, e: ffmpeg::Error) -> MediaError {
     MediaError::new(path, MediaCause::Open(cause))
 }
 
+/// The stream's frame rate: the average rate, else the container's rate guess.
+pub(crate) fn stream_fps(stream: &ffmpeg::format::stream::Stream) -> Option<Rational> {
+    rational(stream.avg_frame_rate()).or_else(|| rational(stream.rate()))
+}
+
+/// A decoder context for a stream, tagged so FFmpeg's frame threads report errors to the
+/// thread that opens it (see `ffmpeg_log`).
+pub(crate) fn decoder_context(
+    params: ffmpeg::codec::Parameters,
+) -> Result<ffmpeg::codec::context::Context, ffmpeg::Error> {
+    let mut ctx = ffmpeg::codec::context::Context::from_parameters(params)?;
+    ffmpeg_log::tag_decoder(&mut ctx);
+    Ok(ctx)
+}
+
 pub(crate) fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input, MediaError> {
     super::init();
     check_input_file(path)?;
@@ -110,7 +125,7 @@ pub fn probe_audio(path: &Path) -> Result<Option<(u32, u16)>, MediaError> {
     let Some(s) = ictx.streams().best(Type::Audio) else {
         return Ok(None);
     };
-    let dec = ffmpeg::codec::context::Context::from_parameters(s.parameters())
+    let dec = decoder_context(s.parameters())
         .and_then(|c| c.decoder().audio())
         .map_err(|e| MediaError::new(path, MediaCause::Decode(e.to_string())))?;
     Ok(Some((dec.rate(), dec.channels())))
@@ -123,7 +138,7 @@ fn count_decoded_frames(path: &Path, vidx: usize) -> Result<u64, MediaError> {
     let stream = ictx
         .stream(vidx)
         .ok_or_else(|| MediaError::new(path, MediaCause::Decode("stream vanished".into())))?;
-    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+    let mut decoder = decoder_context(stream.parameters())
         .map_err(decode_err)?
         .decoder()
         .video()
@@ -157,14 +172,12 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
         let stream = ictx
             .stream(vidx)
             .ok_or_else(|| MediaError::new(path, MediaCause::Decode("stream vanished".into())))?;
-        let fps = rational(stream.avg_frame_rate())
-            .or_else(|| rational(stream.rate()))
-            .ok_or_else(|| MediaError::new(path, MediaCause::NoFrameRate))?;
+        let fps =
+            stream_fps(&stream).ok_or_else(|| MediaError::new(path, MediaCause::NoFrameRate))?;
         let stream_duration_secs = rational(stream.time_base())
             .filter(|_| stream.duration() > 0)
             .map(|tb| stream.duration() as f64 * tb.to_f64());
-        let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-            .map_err(decode_err)?;
+        let ctx = decoder_context(stream.parameters()).map_err(decode_err)?;
         let decoder = ctx.decoder().video().map_err(decode_err)?;
         let codec = codec_names(decoder.id());
         (
@@ -186,8 +199,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
 
     let audio = match ictx.streams().best(Type::Audio) {
         Some(s) => {
-            let ctx = ffmpeg::codec::context::Context::from_parameters(s.parameters())
-                .map_err(decode_err)?;
+            let ctx = decoder_context(s.parameters()).map_err(decode_err)?;
             let dec = ctx.decoder().audio().map_err(decode_err)?;
             Some(AudioInfo {
                 sample_rate_hz: dec.rate(),

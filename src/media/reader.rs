@@ -3,7 +3,7 @@
 //! or chunk at a time, with seeking. `decode_clip`, the player and the cache are built on these.
 
 use super::error::{MediaCause, MediaError};
-use super::probe::{open_input, rational, video_stream_index};
+use super::probe::{decoder_context, open_input, stream_fps, video_stream_index};
 use crate::core::{Frame, Rational};
 use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling;
@@ -154,14 +154,12 @@ impl VideoReader {
         let stream = ictx
             .stream(vidx)
             .ok_or_else(|| MediaError::new(path, MediaCause::Decode("stream vanished".into())))?;
-        let fps = rational(stream.avg_frame_rate())
-            .or_else(|| rational(stream.rate()))
-            .ok_or_else(|| MediaError::new(path, MediaCause::NoFrameRate))?;
+        let fps =
+            stream_fps(&stream).ok_or_else(|| MediaError::new(path, MediaCause::NoFrameRate))?;
         let rotation = display_rotation(&stream);
         let time_base = stream.time_base();
         let start = stream.start_time();
-        let mut ctx =
-            ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(err)?;
+        let mut ctx = decoder_context(stream.parameters()).map_err(err)?;
         // Frame threads, as the ffmpeg CLI uses: decoding is most of the work.
         ctx.set_threading(ffmpeg::codec::threading::Config::kind(
             ffmpeg::codec::threading::Type::Frame,
@@ -424,7 +422,7 @@ impl AudioReader {
         };
         let aidx = stream.index();
         let time_base = stream.time_base();
-        let decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        let decoder = decoder_context(stream.parameters())
             .and_then(|c| c.decoder().audio())
             .map_err(|e| MediaError::new(path, MediaCause::Decode(e.to_string())))?;
         Ok(Some(AudioReader {

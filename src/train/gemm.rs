@@ -8,6 +8,10 @@
 #![allow(unsafe_code)]
 
 /// A read-only matrix view: element (i, j) is `data[i·rs + j·cs]`.
+///
+/// Invariants, established by the only constructors ([`MatRef::strided`] and what is built on
+/// it): every element lies inside `data`, and both strides fit in `isize` (so the casts for
+/// `gemm` are exact). Overlapping elements are allowed: they are only read.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a> {
     data: &'a [f32],
@@ -18,6 +22,10 @@ pub struct MatRef<'a> {
 }
 
 /// A writable matrix view.
+///
+/// Invariants, established by [`MatMut::strided`] (the only constructor): those of [`MatRef`],
+/// and no two elements share an address — so the threads of a parallel GEMM, which each write
+/// their own block of (i, j), never write the same `f32`.
 #[derive(Debug)]
 pub struct MatMut<'a> {
     data: &'a mut [f32],
@@ -38,14 +46,43 @@ fn fits(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
     last.is_some_and(|l| l < len)
 }
 
+/// Whether distinct (i, j) always have distinct offsets `i·rs + j·cs`. A dimension of length 1
+/// never moves along its stride, so only the other one matters; otherwise one stride must step
+/// over the whole extent of the other (rows never interleave, or columns never do). This is
+/// sufficient, not necessary, and covers every layout the ops use (dense, transposed, and rows
+/// of a wider buffer).
+fn disjoint(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    match (rows, cols) {
+        (0, _) | (_, 0) | (1, 1) => true,
+        (1, _) => cs > 0,
+        (_, 1) => rs > 0,
+        _ => {
+            (cs > 0 && cols.checked_mul(cs).is_some_and(|extent| rs >= extent))
+                || (rs > 0 && rows.checked_mul(rs).is_some_and(|extent| cs >= extent))
+        }
+    }
+}
+
+/// Checks a view's layout; panics (a bug in the caller, never user input) when it is unsafe.
+fn check_view(len: usize, rows: usize, cols: usize, rs: usize, cs: usize, exclusive: bool) {
+    assert!(
+        isize::try_from(rs).is_ok() && isize::try_from(cs).is_ok(),
+        "matrix view strides (rs {rs}, cs {cs}) do not fit in isize"
+    );
+    assert!(
+        fits(len, rows, cols, rs, cs),
+        "matrix view {rows}x{cols} (rs {rs}, cs {cs}) exceeds {len} elements"
+    );
+    assert!(
+        !exclusive || disjoint(rows, cols, rs, cs),
+        "writable matrix view {rows}x{cols} (rs {rs}, cs {cs}) has overlapping elements"
+    );
+}
+
 impl<'a> MatRef<'a> {
     /// A `rows`×`cols` view with row stride `rs` and column stride `cs` (in elements).
     pub fn strided(data: &'a [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
-        assert!(
-            fits(data.len(), rows, cols, rs, cs),
-            "matrix view {rows}x{cols} (rs {rs}, cs {cs}) exceeds {} elements",
-            data.len()
-        );
+        check_view(data.len(), rows, cols, rs, cs, false);
         MatRef {
             data,
             rows,
@@ -60,7 +97,7 @@ impl<'a> MatRef<'a> {
         Self::strided(data, rows, cols, cols, 1)
     }
 
-    /// The transpose (a view, no copy).
+    /// The transpose (a view, no copy; the invariants are symmetric in the two dimensions).
     pub fn t(self) -> Self {
         MatRef {
             data: self.data,
@@ -73,12 +110,9 @@ impl<'a> MatRef<'a> {
 }
 
 impl<'a> MatMut<'a> {
+    /// A writable `rows`×`cols` view; panics if it leaves `data` or any two elements overlap.
     pub fn strided(data: &'a mut [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
-        assert!(
-            fits(data.len(), rows, cols, rs, cs),
-            "matrix view {rows}x{cols} (rs {rs}, cs {cs}) exceeds {} elements",
-            data.len()
-        );
+        check_view(data.len(), rows, cols, rs, cs, true);
         MatMut {
             data,
             rows,
@@ -120,11 +154,19 @@ pub fn matmul(dst: MatMut<'_>, accumulate: bool, lhs: MatRef<'_>, rhs: MatRef<'_
     } else {
         gemm::Parallelism::None
     };
+    // Exact: the constructors proved every stride fits in isize.
     let s = |v: usize| v as isize;
-    // SAFETY: every view was checked (in its constructor) to address only elements inside its
-    // slice, the shapes agree (asserted above), the strides are non-negative, and `dst` is an
-    // exclusive borrow, so it cannot alias `lhs` or `rhs`. gemm computes
-    // dst = alpha·dst + beta·lhs·rhs, reading dst only when `read_dst` is true.
+    // SAFETY: gemm reads lhs at i·rs + p·cs (i < m, p < k), rhs at p·rs + j·cs (p < k, j < n) and
+    // writes dst at i·rs + j·cs (i < m, j < n), with the dimensions asserted above to be the
+    // views' own. The views' constructors (their fields are private, so no other code builds
+    // one) proved that each such offset lies inside its slice and that the strides convert to
+    // isize exactly, so every access is in bounds. `dst`'s constructor also proved that distinct
+    // (i, j) have distinct offsets, so when gemm splits dst into blocks across `threads` rayon
+    // threads, no two threads write the same element. `dst` is a `&mut` borrow, so it aliases
+    // neither `lhs` nor `rhs`, which are only read, and nothing else touches any of the three
+    // while gemm runs (it returns only when all its threads are done). gemm computes
+    // dst = alpha·dst + beta·lhs·rhs and reads dst only when `read_dst` (`accumulate`) is true;
+    // when false, dst may hold anything.
     unsafe {
         gemm::gemm(
             m,
@@ -196,5 +238,43 @@ mod tests {
     fn out_of_bounds_views_are_refused() {
         let a = [0f32; 5];
         let _ = MatRef::row_major(&a, 2, 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "overlapping")]
+    fn a_row_stride_shorter_than_a_row_is_refused_for_writing() {
+        // Rows 0 and 1 would share elements: two GEMM threads could write the same f32.
+        let mut c = [0f32; 8];
+        let _ = MatMut::strided(&mut c, 3, 4, 2, 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "overlapping")]
+    fn a_zero_stride_is_refused_for_writing() {
+        let mut c = [0f32; 8];
+        let _ = MatMut::strided(&mut c, 4, 2, 0, 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "isize")]
+    fn a_stride_that_would_wrap_is_refused_even_on_a_single_row() {
+        // One row: the row stride is never multiplied by a non-zero index, so the bounds check
+        // alone accepts it, but `as isize` would turn it into -1.
+        let a = [0f32; 4];
+        let _ = MatRef::strided(&a, 1, 4, usize::MAX, 1);
+    }
+
+    #[test]
+    fn overlapping_reads_and_the_layouts_the_ops_use_are_accepted() {
+        let a = [1f32; 12];
+        // A broadcast row (zero row stride) is fine to read.
+        let _ = MatRef::strided(&a, 3, 4, 0, 1);
+        let mut c = [0f32; 12];
+        // Rows of a wider buffer, column-major, one row, one column.
+        let _ = MatMut::strided(&mut c, 2, 3, 6, 1);
+        let _ = MatMut::strided(&mut c, 3, 4, 1, 3);
+        let _ = MatMut::strided(&mut c, 1, 12, 0, 1);
+        let _ = MatMut::strided(&mut c, 12, 1, 1, 0);
+        assert!(disjoint(2, 2, 2, 1) && !disjoint(2, 2, 1, 1) && !disjoint(2, 3, 4, 2));
     }
 }

@@ -5,6 +5,7 @@ use super::{LoadState, StudioState};
 use crate::gpu::canvas::CanvasCallback;
 
 pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    state.canvas_rect = None;
     let title = state
         .selected_entry()
         .map_or_else(String::new, |e| format!(" — {}", e.name));
@@ -33,6 +34,7 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     };
     let rect = egui::Rect::from_center_size(avail.center(), size);
     ui.allocate_rect(avail, egui::Sense::hover());
+    state.canvas_rect = Some(rect);
 
     match state.canvas_backend {
         CanvasBackend::Wgpu => {

@@ -133,6 +133,8 @@ pub struct StudioState {
     pub canvas_backend: CanvasBackend,
     pub experiments: super::ExperimentsState,
     pub(crate) texture: Option<(egui::TextureHandle, u64)>,
+    /// Where the canvas drew the frame this frame, in points (`None`: no frame drawn).
+    pub canvas_rect: Option<egui::Rect>,
     next_id: u32,
 }
 
@@ -153,6 +155,7 @@ impl StudioState {
             canvas_backend,
             experiments: super::ExperimentsState::new(crate::jobs::experiment::examples()),
             texture: None,
+            canvas_rect: None,
             next_id: 0,
         }
     }
@@ -198,6 +201,11 @@ impl StudioState {
             f.clone(),
             (u64::from(e.id) << 32) | ((t * 1000.0) as u64 & 0xffff_ffff),
         ))
+    }
+
+    /// The key of the frame last uploaded to the canvas texture (egui-texture backend only).
+    pub fn canvas_texture_key(&self) -> Option<u64> {
+        self.texture.as_ref().map(|(_, k)| *k)
     }
 
     /// Index of the frame at the playhead: exact for in-memory clips, estimated from the frame

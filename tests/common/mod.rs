@@ -6,30 +6,61 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// A folder of fixtures shared by the tests of one test binary.
+/// Fixture clips, made once and kept under cargo's per-target temp folder, so later runs and
+/// the other test binaries reuse them. The file name carries a hash of the ffmpeg arguments: a
+/// changed recipe makes a new file.
 pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+        std::fs::create_dir_all(&d).expect("fixture dir");
+        d
+    })
+}
+
+/// A folder for files a test writes itself (each test binary its own).
+pub fn scratch() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
         .path()
 }
 
-/// Runs `ffmpeg` with `args` writing `name` into the fixture folder, once per process.
+/// Runs `ffmpeg` with `args` writing `name`, unless a file from the same arguments exists.
 pub fn make(name: &str, args: &[&str]) -> PathBuf {
+    use std::hash::{Hash, Hasher};
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let out = fixtures().join(name);
+    // FNV-1a, not DefaultHasher: the name must be the same in every build.
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    args.hash(&mut h);
+    let out = fixtures().join(format!("{:016x}-{name}", h.finish()));
     if out.exists() {
         return out;
     }
+    // Written under a temporary name (same extension, so ffmpeg picks the same container) and
+    // renamed, so a test binary running at the same time never reads half a file.
+    let part = fixtures().join(format!("part{}-{name}", std::process::id()));
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
         .args(args)
-        .arg(&out)
+        .arg(&part)
         .status()
         .unwrap_or_else(|e| {
             panic!("cannot run ffmpeg ({e}); install it with `bash scripts/setup.sh`")
         });
     assert!(status.success(), "ffmpeg failed making {name}");
+    std::fs::rename(&part, &out).expect("fixture in place");
     out
 }
 
@@ -48,6 +79,8 @@ pub fn mp4_h264_aac() -> PathBuf {
             "sine=frequency=440:sample_rate=44100:duration=2",
             "-c:v",
             "libx264",
+            "-preset",
+            "ultrafast",
             "-pix_fmt",
             "yuv420p",
             "-c:a",
@@ -94,6 +127,8 @@ pub fn mp4_no_audio() -> PathBuf {
             "30",
             "-c:v",
             "libx264",
+            "-preset",
+            "ultrafast",
             "-pix_fmt",
             "yuv420p",
         ],
@@ -146,6 +181,8 @@ pub fn mp4_faststart() -> PathBuf {
             "testsrc=size=320x240:rate=25:duration=4",
             "-c:v",
             "libx264",
+            "-preset",
+            "ultrafast",
             "-pix_fmt",
             "yuv420p",
             "-movflags",
@@ -154,9 +191,9 @@ pub fn mp4_faststart() -> PathBuf {
     )
 }
 
-/// Writes `bytes` to a fixture file and returns its path.
+/// Writes `bytes` to a scratch file and returns its path.
 pub fn write(name: &str, bytes: &[u8]) -> PathBuf {
-    let p = fixtures().join(name);
+    let p = scratch().join(name);
     std::fs::write(&p, bytes).expect("write fixture");
     p
 }

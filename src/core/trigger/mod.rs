@@ -56,59 +56,47 @@ pub fn to_u8_in_range(v: f32) -> u8 {
     (v + ROUND_MAGIC).to_bits() as u8
 }
 
-/// A visual or natural trigger. JSON: `{"kind": "badnets", "size": 3, …}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum VisualTrigger {
-    Badnets(badnets::BadnetsSpec),
-    Blend(blend::BlendSpec),
-    Sig(sig::SigSpec),
-    Wanet(wanet::WanetSpec),
-    Ftrojan(ftrojan::FtrojanSpec),
-    Tdba(tdba::TdbaSpec),
-    FrameLag(natural::FrameLagSpec),
-    MotionBlur(natural::MotionBlurSpec),
-    #[serde(alias = "compression")]
-    Jpeg(natural::JpegSpec),
-    Flicker(natural::FlickerSpec),
-    Shake(natural::ShakeSpec),
-    ColorCast(natural::ColorCastSpec),
+/// Declares the trigger enum, [`KINDS`] and [`VisualTrigger::kind`] from one table, so the three
+/// cannot drift apart: each variant's serde name is the kind string itself.
+macro_rules! visual_triggers {
+    ($($(#[$attr:meta])* $variant:ident($spec:ty) = $kind:literal,)+) => {
+        /// A visual or natural trigger. JSON: `{"kind": "badnets", "size": 3, …}`.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum VisualTrigger {
+            $($(#[$attr])* #[serde(rename = $kind)] $variant($spec),)+
+        }
+
+        /// Every kind, for menus, benchmarks and tests.
+        pub const KINDS: [&str; [$($kind),+].len()] = [$($kind),+];
+
+        impl VisualTrigger {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(VisualTrigger::$variant(_) => $kind,)+
+                }
+            }
+        }
+    };
 }
 
-/// Every kind, for menus, benchmarks and tests.
-pub const KINDS: [&str; 12] = [
-    "badnets",
-    "blend",
-    "sig",
-    "wanet",
-    "ftrojan",
-    "tdba",
-    "frame_lag",
-    "motion_blur",
-    "jpeg",
-    "flicker",
-    "shake",
-    "color_cast",
-];
+visual_triggers! {
+    Badnets(badnets::BadnetsSpec) = "badnets",
+    Blend(blend::BlendSpec) = "blend",
+    Sig(sig::SigSpec) = "sig",
+    Wanet(wanet::WanetSpec) = "wanet",
+    Ftrojan(ftrojan::FtrojanSpec) = "ftrojan",
+    Tdba(tdba::TdbaSpec) = "tdba",
+    FrameLag(natural::FrameLagSpec) = "frame_lag",
+    MotionBlur(natural::MotionBlurSpec) = "motion_blur",
+    #[serde(alias = "compression")]
+    Jpeg(natural::JpegSpec) = "jpeg",
+    Flicker(natural::FlickerSpec) = "flicker",
+    Shake(natural::ShakeSpec) = "shake",
+    ColorCast(natural::ColorCastSpec) = "color_cast",
+}
 
 impl VisualTrigger {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            VisualTrigger::Badnets(_) => "badnets",
-            VisualTrigger::Blend(_) => "blend",
-            VisualTrigger::Sig(_) => "sig",
-            VisualTrigger::Wanet(_) => "wanet",
-            VisualTrigger::Ftrojan(_) => "ftrojan",
-            VisualTrigger::Tdba(_) => "tdba",
-            VisualTrigger::FrameLag(_) => "frame_lag",
-            VisualTrigger::MotionBlur(_) => "motion_blur",
-            VisualTrigger::Jpeg(_) => "jpeg",
-            VisualTrigger::Flicker(_) => "flicker",
-            VisualTrigger::Shake(_) => "shake",
-            VisualTrigger::ColorCast(_) => "color_cast",
-        }
-    }
-
     /// The trigger with all defaults, by kind.
     pub fn default_of(kind: &str) -> Option<VisualTrigger> {
         serde_json::from_value(serde_json::json!({ "kind": kind })).ok()
