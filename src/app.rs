@@ -741,7 +741,11 @@ impl eframe::App for TriggerLabApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         let more_events = self.drain();
-        self.sync_playback();
+        // The integration captures a screenshot when it paints a later pass than the one that
+        // asked; hold the picture still until then, so the shot shows the frame recorded for it.
+        if !matches!(self.screenshot, ScreenshotState::Saving(..)) {
+            self.sync_playback();
+        }
         crate::ui::studio_ui(&mut self.state, ui);
         // A command (seek, select, pause) changes what the panels show: draw once more.
         let commanded = !self.state.commands.is_empty();

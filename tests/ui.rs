@@ -115,14 +115,31 @@ fn playback_follows_the_clock_and_pauses() {
 fn picking_another_clip_plays_it() {
     let mut h = harness();
     wait_ready(&mut h);
-    h.get_by_label("Grow (3)").click();
+    let spec = library();
+    h.get_by_label(&format!("Grow ({})", spec.per_class))
+        .click();
     h.step();
     h.step();
-    h.get_by_label("Grow #2 (16 frames)").click();
+    h.get_by_label(&format!("Grow #2 ({} frames)", spec.frames))
+        .click();
     h.step();
     h.step();
     h.get_by_label_contains("Canvas — Grow #2");
     h.get_by_label_contains("class Grow, clip 1");
+    // The canvas shows that clip's frame at the playhead, as core makes it.
+    let grow = spec
+        .motions()
+        .iter()
+        .position(|m| m.name() == "Grow")
+        .expect("Grow is a class");
+    let clip = triggerlab::core::synth::synth_clip(&spec, grow, 1).expect("synth");
+    let i = h
+        .state()
+        .state()
+        .current_frame_index()
+        .expect("a frame index");
+    let (shown, _) = h.state().state().current_frame().expect("a frame");
+    assert_eq!(shown.rgb(), clip.frames()[i].rgb());
 }
 
 fn open_experiments(h: &mut Harness<'static, TriggerLabApp>) {
