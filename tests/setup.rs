@@ -183,7 +183,12 @@ fn install_updates_then_installs_exactly_the_missing_packages_with_sudo() {
     // Not root (fake id says 1000): both apt-get calls go through sudo.
     let sudo = fake.log("sudo.log");
     assert_eq!(sudo.len(), 2, "{sudo:?}");
-    assert!(sudo.iter().all(|l| l.starts_with("apt-get ")), "{sudo:?}");
+    assert_eq!(sudo[0], "apt-get update -qq");
+    // sudo resets the environment, so the non-interactive frontend is set on its far side.
+    assert!(
+        sudo[1].starts_with("env DEBIAN_FRONTEND=noninteractive apt-get install "),
+        "{sudo:?}"
+    );
     assert!(fake.fetched(), "setup must run the sample fetch at its end");
 }
 
