@@ -1,13 +1,17 @@
 //! The trainer end to end on a small SynthMotion set: outputs on disk, cancel within a step,
-//! `--resume` reaching the same numbers as an uninterrupted run, shipped example specs.
+//! `--resume` reaching the same numbers as an uninterrupted run, shipped example specs, and
+//! training's own thread pool.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use triggerlab::core::experiment::{ExperimentSpec, parse_experiment};
+use triggerlab::core::time::Rational;
+use triggerlab::core::{Clip, Frame};
 use triggerlab::jobs::experiment::run_experiment;
+use triggerlab::train::dataset::{ClipSource, Folder, FolderItem};
 use triggerlab::train::models::{Model, builder};
-use triggerlab::train::report::RunResults;
-use triggerlab::train::trainer::{TrainEvent, load_model, model_config};
+use triggerlab::train::report::{RunResults, Versions};
+use triggerlab::train::trainer::{RunOptions, TrainEvent, load_model, model_config};
 
 mod common;
 
@@ -278,5 +282,88 @@ fn a_clean_model_shows_low_asr_and_a_poisoned_one_high() {
         p.final_metrics.asr >= 0.9,
         "the backdoor took: {:?}",
         p.final_metrics
+    );
+}
+
+/// A folder dataset made up in memory whose decoder records the thread it runs on.
+struct Recording(std::sync::Mutex<std::collections::BTreeSet<String>>);
+
+impl ClipSource for Recording {
+    fn open(&self, _root: &Path, _split: u32) -> anyhow::Result<Folder<'_>> {
+        let items = (0..12)
+            .map(|k| FolderItem {
+                path: format!("/fake/{k}.mp4").into(),
+                label: k % 2,
+                train: k < 8,
+            })
+            .collect();
+        Ok(Folder {
+            classes: vec!["a".into(), "b".into()],
+            items,
+            skipped: Vec::new(),
+            decode: Box::new(|_, req| {
+                let name = std::thread::current().name().unwrap_or("").to_string();
+                self.0.lock().map_err(|e| e.to_string())?.insert(name);
+                let s = req.side;
+                let frames = (0..req.frames)
+                    .map(|i| Frame::new(s, s, vec![(i * 40) as u8; (s * s * 3) as usize]))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                Clip::new(frames, Rational::from_int(25), None).map_err(|e| e.to_string())
+            }),
+        })
+    }
+}
+
+#[test]
+fn training_work_runs_on_its_own_named_pool_of_the_set_size() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = parse_experiment(
+        r#"
+version = 1
+name = "pool"
+seed = 3
+epochs = 1
+batch_size = 4
+[dataset]
+path = "/fake"
+frames = 4
+size = 16
+[model]
+kind = "r2plus1d_tiny"
+[augment]
+random_crop = false
+[eval]
+frame_fraction_curve = false
+[attack]
+visual = { kind = "badnets", size = 4 }
+[poison]
+target = "a"
+ratio = 0.25
+"#,
+    )
+    .expect("spec");
+    let source = Recording(Default::default());
+    let opts = RunOptions {
+        resume: false,
+        threads: Some(2),
+    };
+    let cancel = AtomicBool::new(false);
+    let res = triggerlab::train::trainer::run_experiment(
+        &spec,
+        &dir.path().join("run"),
+        &opts,
+        &source,
+        Versions::of_build(),
+        &cancel,
+        &mut |_| {},
+    )
+    .expect("the run finishes");
+    assert_eq!(res.epochs.len(), 1);
+    let names = source.0.into_inner().expect("names");
+    assert!(!names.is_empty());
+    assert!(
+        names.iter().all(|n| n == "train-0" || n == "train-1"),
+        "clips are decoded on the two training threads, not the global pool: {names:?}"
     );
 }

@@ -1,11 +1,12 @@
-//! `triggerlab run EXP.toml [--out DIR] [--device cpu|cuda] [--seed N] [--resume]`.
+//! `triggerlab run EXP.toml [--out DIR] [--device cpu|cuda] [--seed N] [--resume] [--threads N]`.
 
 use crate::core::experiment::parse_experiment;
-use crate::jobs::experiment::run_experiment;
-use crate::train::trainer::TrainEvent;
+use crate::jobs::experiment::{MediaClips, versions};
+use crate::train::trainer::{RunOptions, TrainEvent, run_experiment};
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +27,9 @@ pub struct RunArgs {
     /// Continue from the last checkpoint in the output folder.
     #[arg(long)]
     pub resume: bool,
+    /// Threads for training (default: one per core).
+    #[arg(long)]
+    pub threads: Option<NonZeroUsize>,
     /// Print events as JSON lines instead of progress bars.
     #[arg(long)]
     pub json: bool,
@@ -141,7 +145,19 @@ pub fn run(a: &RunArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let results = run_experiment(&spec, &out, a.resume, &cancel, &mut emit)?;
+    let opts = RunOptions {
+        resume: a.resume,
+        threads: a.threads.map(NonZeroUsize::get),
+    };
+    let results = run_experiment(
+        &spec,
+        &out,
+        &opts,
+        &MediaClips,
+        versions(),
+        &cancel,
+        &mut emit,
+    )?;
     if json {
         println!(
             "{}",

@@ -1,172 +1,69 @@
-//! Running an experiment: loading its dataset (SynthMotion generated in memory, or a folder read
-//! through the media layer's clip cache), then the trainer, on a named worker thread whose events
-//! come back through a bounded channel. Cancelling stops the run within one step; its partial
-//! results and last checkpoint stay on disk.
+//! Running an experiment on a named worker thread: the trainer
+//! (`train::trainer::run_experiment`, which loads the dataset too) with the media layer as its
+//! clip source, its events back through a bounded channel. Cancelling stops the run within one
+//! step; its partial results and last checkpoint stay on disk.
 
 use super::{CancelFlag, Job, Repaint, start};
-use crate::core::Clip;
 use crate::core::experiment::ExperimentSpec;
-use crate::core::synth::{SynthSpec, is_test_clip, synth_clip};
 use crate::media::cache::ClipCache;
 use crate::media::dataset::{Split, read_any};
 use crate::media::decode::{AudioRequest, DecodeRequest, Sampling};
 use crate::media::reader::SizeMode;
-use crate::train::data::{AUDIO_RATE, Dataset, Sample, load_size};
-use crate::train::report::Versions;
-use crate::train::trainer::{TrainEvent, run};
-use anyhow::Context;
-use rayon::prelude::*;
-use std::path::PathBuf;
+use crate::train::dataset::{ClipRequest, ClipSource, Folder, FolderItem};
+use crate::train::pool::studio_threads;
+use crate::train::report::{RunResults, Versions};
+use crate::train::trainer::{RunOptions, TrainEvent};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// Loads (or generates) the dataset of an experiment; `progress(done, total)` as clips arrive.
-pub fn load_dataset(
-    spec: &ExperimentSpec,
-    needs_audio: bool,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> anyhow::Result<Dataset> {
-    let size = load_size(spec);
-    let frames = spec.dataset.frames;
-    if let Some(synth) = &spec.dataset.synth {
-        let s = SynthSpec {
-            frames,
-            size,
-            sample_rate_hz: AUDIO_RATE,
-            ..synth.clone()
-        };
-        let classes: Vec<String> = s.motions().iter().map(|m| m.name().to_string()).collect();
-        let jobs: Vec<(usize, usize)> = (0..s.classes)
-            .flat_map(|c| (0..s.per_class).map(move |i| (c, i)))
-            .collect();
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let made: Vec<(usize, usize, Clip)> = jobs
-            .par_iter()
-            .map(|&(c, i)| {
-                let clip =
-                    synth_clip(&s, c, i).map_err(|e| anyhow::anyhow!("dataset.synth: {e}"))?;
-                progress(
-                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-                    jobs.len(),
-                );
-                Ok((c, i, clip))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        let mut ds = Dataset {
-            classes,
-            train: Vec::new(),
-            test: Vec::new(),
-            skipped: Vec::new(),
-        };
-        for (c, i, clip) in made {
-            let sample = Sample {
-                clip,
-                label: c,
-                source: format!("synth:{}:{i}", s.motions()[c].name()),
-            };
-            if is_test_clip(s.per_class, i) {
-                ds.test.push(sample);
-            } else {
-                ds.train.push(sample);
-            }
-        }
-        return Ok(ds);
-    }
-    let root = spec
-        .dataset
-        .path
-        .as_ref()
-        .context("dataset: no path or synth")?;
-    let index = read_any(root, spec.dataset.split)?;
-    let mut items: Vec<&crate::media::dataset::Item> = Vec::new();
-    let mut seen = std::collections::HashMap::new();
-    for it in &index.items {
-        let n = seen
-            .entry((it.label, it.split == Split::Train))
-            .or_insert(0usize);
-        if spec.dataset.max_per_class == 0 || *n < spec.dataset.max_per_class {
-            *n += 1;
-            items.push(it);
-        }
-    }
-    let cache = ClipCache::new(ClipCache::default_dir())?;
-    let req = DecodeRequest {
-        size: SizeMode::Fit {
-            width: size,
-            height: size,
-        },
-        sampling: Sampling::Uniform {
-            frames: frames as u32,
-        },
-        audio: needs_audio.then_some(AudioRequest {
-            sample_rate_hz: AUDIO_RATE,
-            channels: 1,
-        }),
-        max_frames: None,
-    };
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let decoded: Vec<(usize, Result<Clip, String>)> = items
-        .par_iter()
-        .enumerate()
-        .map(|(k, it)| {
-            let r = cache
-                .get_or_decode(&it.path, &req)
-                .map(|(c, _)| c)
-                .map_err(|e| e.cause.to_string());
-            let r = r.and_then(|c| {
-                if c.frames().len() == frames {
-                    Ok(c)
-                } else {
-                    Err(format!("only {} frames", c.frames().len()))
-                }
-            });
-            progress(
-                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-                items.len(),
-            );
-            (k, r)
-        })
-        .collect();
-    let mut ds = Dataset {
-        classes: index.classes.clone(),
-        train: Vec::new(),
-        test: Vec::new(),
-        skipped: index
-            .skipped
-            .iter()
-            .map(|s| (s.path.display().to_string(), s.reason.clone()))
-            .collect(),
-    };
-    for (k, r) in decoded {
-        let it = items[k];
-        match r {
-            Ok(clip) => {
-                let s = Sample {
-                    clip,
+/// Dataset folders read through the media layer: indexed by `read_any`, clips decoded once and
+/// then served from the clip cache.
+pub struct MediaClips;
+
+impl ClipSource for MediaClips {
+    fn open(&self, root: &Path, split: u32) -> anyhow::Result<Folder<'_>> {
+        let index = read_any(root, split)?;
+        // Opened here, not up front: synthetic datasets never touch the cache folder.
+        let cache = ClipCache::new(ClipCache::default_dir())?;
+        Ok(Folder {
+            classes: index.classes,
+            items: index
+                .items
+                .into_iter()
+                .map(|it| FolderItem {
+                    train: it.split == Split::Train,
+                    path: it.path,
                     label: it.label,
-                    source: it.path.display().to_string(),
+                })
+                .collect(),
+            skipped: index
+                .skipped
+                .iter()
+                .map(|s| (s.path.display().to_string(), s.reason.clone()))
+                .collect(),
+            decode: Box::new(move |path, req: &ClipRequest| {
+                let req = DecodeRequest {
+                    size: SizeMode::Fit {
+                        width: req.side,
+                        height: req.side,
+                    },
+                    sampling: Sampling::Uniform {
+                        frames: req.frames as u32,
+                    },
+                    audio: req.audio_rate_hz.map(|rate| AudioRequest {
+                        sample_rate_hz: rate,
+                        channels: 1,
+                    }),
+                    max_frames: None,
                 };
-                if it.split == Split::Train {
-                    ds.train.push(s)
-                } else {
-                    ds.test.push(s)
-                }
-            }
-            Err(e) => ds.skipped.push((it.path.display().to_string(), e)),
-        }
+                cache
+                    .get_or_decode(path, &req)
+                    .map(|(c, _)| c)
+                    .map_err(|e| e.cause.to_string())
+            }),
+        })
     }
-    anyhow::ensure!(
-        !ds.train.is_empty(),
-        "{}: no usable training clips",
-        root.display()
-    );
-    anyhow::ensure!(
-        !ds.test.is_empty(),
-        "{}: no usable test clips (split {})",
-        root.display(),
-        spec.dataset.split
-    );
-    Ok(ds)
 }
 
 /// The versions a run's results record (FFmpeg's as linked at run time).
@@ -181,42 +78,23 @@ pub fn versions() -> Versions {
     out
 }
 
-/// Loads the data and trains, in the calling thread (the CLI and the job both use it).
+/// Loads the data and trains, in the calling thread and a pool of one thread per core.
 pub fn run_experiment(
     spec: &ExperimentSpec,
-    out: &std::path::Path,
+    out: &Path,
     resume: bool,
     cancel: &AtomicBool,
     emit: &mut dyn FnMut(TrainEvent),
-) -> anyhow::Result<crate::train::report::RunResults> {
-    spec.validate()
-        .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
-    let needs_audio = spec.attack.audio.is_some()
-        || matches!(
-            spec.model.kind,
-            crate::core::experiment::ModelName::AudioCnn
-                | crate::core::experiment::ModelName::AvFusion
-        );
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, usize)>();
-    let data = std::thread::scope(|s| -> anyhow::Result<Dataset> {
-        let loader = std::thread::Builder::new()
-            .name("dataset-loader".into())
-            .spawn_scoped(s, move || {
-                load_dataset(spec, needs_audio, &|d, t| {
-                    let _ = tx.send((d, t)); // the receiver below outlives the loader
-                })
-            })?;
-        while let Ok((d, t)) = rx.recv() {
-            emit(TrainEvent::Loading { done: d, total: t });
-        }
-        loader
-            .join()
-            .map_err(|_| anyhow::anyhow!("the dataset loader panicked"))?
-    })?;
-    run(spec, data, out, resume, cancel, versions(), emit)
+) -> anyhow::Result<RunResults> {
+    let opts = RunOptions {
+        resume,
+        threads: None,
+    };
+    crate::train::trainer::run_experiment(spec, out, &opts, &MediaClips, versions(), cancel, emit)
 }
 
-/// Starts a run on a named worker thread.
+/// Starts a run on a named worker thread. Training gets all cores but one, which the studio's
+/// UI and preview keep.
 pub fn start_run(
     spec: ExperimentSpec,
     out: PathBuf,
@@ -225,6 +103,10 @@ pub fn start_run(
 ) -> std::io::Result<(Job<TrainEvent>, CancelFlag)> {
     let flag = Arc::new(AtomicBool::new(false));
     let cancel = CancelFlag::from_shared(flag.clone());
+    let opts = RunOptions {
+        resume,
+        threads: Some(studio_threads()),
+    };
     let job = start(
         format!("experiment:{}", spec.name),
         64,
@@ -237,7 +119,16 @@ pub fn start_run(
                     flag.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             };
-            if let Err(e) = run_experiment(&spec, &out, resume, &flag, &mut emit) {
+            let run = crate::train::trainer::run_experiment(
+                &spec,
+                &out,
+                &opts,
+                &MediaClips,
+                versions(),
+                &flag,
+                &mut emit,
+            );
+            if let Err(e) = run {
                 tx.send(TrainEvent::Failed {
                     error: format!("{e:#}"),
                 });

@@ -1,5 +1,5 @@
-//! Training data as the trainer sees it — labelled core clips (loaded by `jobs`, which reads
-//! files through the media layer) — and batches of them as tensors: video `[B, T, S, S, 3]`
+//! Training data as the trainer sees it — labelled core clips (loaded by `train::dataset`, files
+//! read through the media layer) — and batches of them as tensors: video `[B, T, S, S, 3]`
 //! normalised with the Kinetics mean/std, audio as log-mel `[B, frames, mels, 1]`.
 
 use super::features::MelConfig;

@@ -1,13 +1,19 @@
-//! The training run: data, poisoning, model, optimiser, the epoch loop, evaluation, checkpoints
-//! and results. Events go to a callback (the CLI draws progress bars from them, the studio live
-//! plots); a cancel flag stops the run within one step. Everything random derives from the
-//! experiment seed, so a run — and a resumed run — is reproducible.
+//! The training run, in stages: prepare the data (`load_data`), plan the poison
+//! (`plan_poison`, `poison_train_set`, `test_set`), build the model (`build_model`,
+//! `resume_from`), train the epochs (`train_epochs`, `train_epoch`), evaluate
+//! (`evaluate`, `asr_by_triggered_frames`) and write the results (`results`). Events go to
+//! a callback (the CLI draws progress bars from them, the studio live plots); a cancel flag
+//! stops the run within one step. Parallel work runs on training's own pool (`train::pool`).
+//! Everything random derives from the experiment seed, so a run — and a resumed run — is
+//! reproducible.
 
-use super::data::{Batch, Dataset, View, centre, load_size, make_batch};
-use super::device::{DevicePref, select_device};
+use super::data::{Batch, Dataset, Sample, View, centre, load_size, make_batch};
+use super::dataset::{self, ClipSource};
+use super::device::{DeviceChoice, DevicePref, select_device};
 use super::features::MelConfig;
 use super::models::{FusionConfig, Model, ModelKind, VideoBackbone, builder, parameter_count};
 use super::optim::{OptKind, Optimizer};
+use super::pool::training_pool;
 use super::report::{EpochMetrics, FinalMetrics, RunResults, Versions, write_outputs};
 use crate::core::Clip;
 use crate::core::assets::NoAssets;
@@ -25,6 +31,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use rand::Rng;
 use rand::seq::SliceRandom;
+use rayon::ThreadPool;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -208,16 +215,341 @@ fn cropped(clip: &Clip, view: View, size: usize) -> anyhow::Result<Clip> {
     Ok(Clip::new(frames, clip.fps(), clip.audio().cloned())?)
 }
 
-struct Run<'a> {
+/// How to run: from scratch or from the last checkpoint, and how many threads training takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Continue from the last checkpoint in the output folder, when there is one.
+    pub resume: bool,
+    /// Size of training's own thread pool; `None`: one thread per core.
+    pub threads: Option<usize>,
+}
+
+/// Where a run's work and events go. Only the calling thread emits (the callback is not `Send`);
+/// parallel work goes to `pool`.
+struct Session<'a> {
+    pool: &'a ThreadPool,
+    cancel: &'a AtomicBool,
+    emit: &'a mut dyn FnMut(TrainEvent),
+    /// When the run started: results' and metrics' wall times count from here.
+    started: Instant,
+}
+
+/// Loads the experiment's dataset through `source`, then trains on it as [`run`] does, in the
+/// calling thread and a pool of `opts.threads` named threads. `Loading` events come first.
+pub fn run_experiment(
+    spec: &ExperimentSpec,
+    out: &Path,
+    opts: &RunOptions,
+    source: &dyn ClipSource,
+    versions: Versions,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(TrainEvent),
+) -> anyhow::Result<RunResults> {
+    spec.validate()
+        .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
+    let pool = training_pool(opts.threads)?;
+    let data = load_data(&pool, spec, source, emit)?;
+    let mut s = Session {
+        pool: &pool,
+        cancel,
+        emit,
+        started: Instant::now(),
+    };
+    train(&mut s, spec, data, out, opts.resume, versions)
+}
+
+/// Trains on `data` into `out` (results.json, metrics.csv, curves.png, model and checkpoint
+/// files). With `opts.resume`, continues from the last checkpoint in `out`.
+pub fn run(
+    spec: &ExperimentSpec,
+    data: Dataset,
+    out: &Path,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    versions: Versions,
+    emit: &mut dyn FnMut(TrainEvent),
+) -> anyhow::Result<RunResults> {
+    let pool = training_pool(opts.threads)?;
+    let mut s = Session {
+        pool: &pool,
+        cancel,
+        emit,
+        started: Instant::now(),
+    };
+    train(&mut s, spec, data, out, opts.resume, versions)
+}
+
+/// Stage 1, prepare the data: loads on a named thread, inside the pool, while this thread turns
+/// its progress into `Loading` events.
+fn load_data(
+    pool: &ThreadPool,
+    spec: &ExperimentSpec,
+    source: &dyn ClipSource,
+    emit: &mut dyn FnMut(TrainEvent),
+) -> anyhow::Result<Dataset> {
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, usize)>();
+    std::thread::scope(|s| -> anyhow::Result<Dataset> {
+        let loader = std::thread::Builder::new()
+            .name("dataset-loader".into())
+            .spawn_scoped(s, move || {
+                pool.install(|| {
+                    dataset::load(spec, source, &|d, t| {
+                        let _ = tx.send((d, t)); // the receiver below outlives the loader
+                    })
+                })
+            })?;
+        while let Ok((d, t)) = rx.recv() {
+            (emit)(TrainEvent::Loading { done: d, total: t });
+        }
+        loader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the dataset loader panicked"))?
+    })
+}
+
+/// Stages 2–6 on loaded data: poison, model, epochs, evaluation, results.
+fn train(
+    s: &mut Session,
+    spec: &ExperimentSpec,
+    data: Dataset,
+    out: &Path,
+    resume: bool,
+    versions: Versions,
+) -> anyhow::Result<RunResults> {
+    spec.validate()
+        .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
+    let choice = pick_device(spec);
+    let load = load_size(spec) as usize;
+    let poison = plan_poison(spec, &data)?;
+    let train_set = s
+        .pool
+        .install(|| poison_train_set(&poison, &data.train, load))?;
+    let test = s.pool.install(|| {
+        test_set(
+            &poison,
+            &data.test,
+            load,
+            spec.dataset.size as usize,
+            data.classes.len(),
+        )
+    })?;
+    let mut net = s
+        .pool
+        .install(|| build_model(spec, data.classes.len(), &choice.device))?;
+    let ckpt = out.join("checkpoint");
+    let progress = if resume && ckpt.join("state.json").is_file() {
+        resume_from(&ckpt, spec.seed, &mut net)?
+    } else {
+        Progress::default()
+    };
+    (s.emit)(TrainEvent::Started {
+        spec: Box::new(spec.clone()),
+        name: spec.name.clone(),
+        classes: data.classes.clone(),
+        train: train_set.clips.len(),
+        test: data.test.len(),
+        poisoned: poison.plan.indices.len(),
+        parameters: parameter_count(&net.vm),
+        device: choice.label(),
+        steps_per_epoch: train_set.clips.len().div_ceil(spec.batch_size),
+        epochs: spec.epochs,
+        skipped: data.skipped.len(),
+    });
+    let data_set = Poisoned {
+        poison,
+        train: train_set,
+        test,
+    };
+    let (progress, cancelled) = train_epochs(s, spec, &mut net, &data_set, out, progress)?;
+    let asr_by_frames = if !cancelled
+        && spec.eval.frame_fraction_curve
+        && data_set.poison.attack.visual.is_some()
+    {
+        s.pool.install(|| {
+            asr_by_triggered_frames(
+                spec.dataset.frames,
+                spec.eval.include_target_in_asr,
+                &net.learner,
+                &data_set.poison,
+                &data_set.test,
+            )
+        })?
+    } else {
+        Vec::new()
+    };
+    let outcome = Outcome {
+        history: progress.history,
+        train_wall_secs: progress.train_wall_secs,
+        cancelled,
+        asr_by_frames,
+    };
+    let results = results(
+        spec,
+        &data,
+        &data_set.poison.plan,
+        outcome,
+        &choice,
+        versions,
+        s.started.elapsed().as_secs_f64(),
+    );
+    write_outputs(out, &results, &net.vm, &data.classes, spec)?;
+    (s.emit)(TrainEvent::Finished(Box::new(results.clone())));
+    Ok(results)
+}
+
+/// The spec's device, or the CPU with a reason when it is not there.
+fn pick_device(spec: &ExperimentSpec) -> DeviceChoice {
+    let pref = match spec.device.as_str() {
+        "cuda" => DevicePref::Cuda,
+        "auto" => DevicePref::Auto,
+        _ => DevicePref::Cpu,
+    };
+    let choice = select_device(pref);
+    if let Some(why) = &choice.fallback_reason {
+        tracing::warn!("{why}; training on the CPU");
+    }
+    choice
+}
+
+/// The poisoning as planned: which training clips, the attack restricted to the poisoned
+/// modality (and WaNet's noise-mode variant for cross samples), and when triggers go on.
+struct Poison {
+    plan: PoisonPlan,
+    attack: AttackSpec,
+    cross: Option<AttackSpec>,
+    stage: TriggerStage,
+}
+
+/// Stage 2, plan the poison (from the training labels and the seed).
+fn plan_poison(spec: &ExperimentSpec, data: &Dataset) -> anyhow::Result<Poison> {
+    let labels: Vec<usize> = data.train.iter().map(|s| s.label).collect();
+    let plan = spec
+        .poison
+        .plan(&labels, &data.classes, spec.seed)
+        .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
+    let attack = attack_for(spec);
+    let cross = cross_attack(&attack);
+    Ok(Poison {
+        plan,
+        attack,
+        cross,
+        stage: spec.augment.trigger,
+    })
+}
+
+/// The training clips as the loader reads them, at side `load`, with their (poisoned) labels.
+struct TrainSet {
+    clips: Vec<Clip>,
+    labels: Vec<usize>,
+    load: usize,
+}
+
+/// Poisons the training set: triggers once, here, when they go on stored clips (else the loader
+/// applies them after augmentation); poisoned clips relabelled.
+fn poison_train_set(poison: &Poison, train: &[Sample], load: usize) -> anyhow::Result<TrainSet> {
+    let mut clips: Vec<Clip> = train.iter().map(|s| s.clip.clone()).collect();
+    if poison.stage == TriggerStage::Before {
+        for &i in &poison.plan.indices {
+            clips[i] = apply_clip(&poison.attack, &clips[i], &NoAssets)?.clip;
+        }
+        if let Some(c) = &poison.cross {
+            for &i in &poison.plan.cross {
+                clips[i] = apply_clip(c, &clips[i], &NoAssets)?.clip;
+            }
+        }
+    }
+    let labels = train
+        .iter()
+        .enumerate()
+        .map(|(i, s)| poison.plan.label_of(i, s.label))
+        .collect();
+    Ok(TrainSet {
+        clips,
+        labels,
+        load,
+    })
+}
+
+/// The test clips clean and triggered (all of them; the ASR leaves the target class out).
+struct TestSet<'a> {
+    clean: Vec<&'a Clip>,
+    triggered: Vec<Clip>,
+    labels: Vec<usize>,
+    /// Side of the clean clips.
+    load: usize,
+    classes: usize,
+}
+
+fn test_set<'a>(
+    poison: &Poison,
+    test: &'a [Sample],
+    load: usize,
+    size: usize,
+    classes: usize,
+) -> anyhow::Result<TestSet<'a>> {
+    let clean: Vec<&Clip> = test.iter().map(|s| &s.clip).collect();
+    let triggered = trigger_test(&poison.attack, &clean, poison.stage, load, size)?;
+    Ok(TestSet {
+        clean,
+        triggered,
+        labels: test.iter().map(|s| s.label).collect(),
+        load,
+        classes,
+    })
+}
+
+/// What the epochs train and test on.
+struct Poisoned<'a> {
+    poison: Poison,
+    train: TrainSet,
+    test: TestSet<'a>,
+}
+
+/// Triggered copies of `clips` (at side `load`; cut to `size` first when the trigger goes on
+/// after augmentation).
+fn trigger_test(
+    attack: &AttackSpec,
+    clips: &[&Clip],
+    stage: TriggerStage,
+    load: usize,
+    size: usize,
+) -> anyhow::Result<Vec<Clip>> {
+    use rayon::prelude::*;
+    clips
+        .par_iter()
+        .map(|c| {
+            let base = match stage {
+                TriggerStage::Before => (*c).clone(),
+                TriggerStage::After => cropped(c, centre(load, size), size)?,
+            };
+            Ok(apply_clip(attack, &base, &NoAssets)?.clip)
+        })
+        .collect()
+}
+
+/// The model and what feeding it needs.
+struct Learner {
     dev: Device,
     model: Model,
     mel: MelConfig,
+    /// The model's input side.
     size: usize,
-    load: usize,
-    cancel: &'a AtomicBool,
 }
 
-impl Run<'_> {
+impl Learner {
+    fn batch(&self, items: &[(&Clip, View, usize)]) -> candle_core::Result<Batch> {
+        make_batch(
+            items,
+            self.size,
+            self.model.uses_video(),
+            self.model.uses_audio(),
+            &self.mel,
+            &self.dev,
+        )
+    }
+
     /// Predicted classes of clips (already at model size, or cut at their centre).
     fn predict(&self, clips: &[&Clip]) -> anyhow::Result<Vec<usize>> {
         let mut out = Vec::with_capacity(clips.len());
@@ -229,14 +561,7 @@ impl Run<'_> {
                     (*c, centre(side, self.size), 0)
                 })
                 .collect();
-            let b = make_batch(
-                &items,
-                self.size,
-                self.model.uses_video(),
-                self.model.uses_audio(),
-                &self.mel,
-                &self.dev,
-            )?;
+            let b = self.batch(&items)?;
             let logits = self
                 .model
                 .forward(b.video.as_ref(), b.audio.as_ref())?
@@ -257,87 +582,31 @@ impl Run<'_> {
             None => candle_nn::loss::cross_entropy(&out.logits, &b.labels),
         }
     }
-}
 
-/// Triggered copies of the test clips (all of them; the ASR leaves the target class out).
-fn trigger_test(
-    attack: &AttackSpec,
-    test: &[crate::train::data::Sample],
-    stage: TriggerStage,
-    load: usize,
-    size: usize,
-) -> anyhow::Result<Vec<Clip>> {
-    use rayon::prelude::*;
-    test.par_iter()
-        .map(|s| {
-            let base = match stage {
-                TriggerStage::Before => s.clip.clone(),
-                TriggerStage::After => cropped(&s.clip, centre(load, size), size)?,
-            };
-            Ok(apply_clip(attack, &base, &NoAssets)?.clip)
-        })
-        .collect()
-}
-
-/// Trains on `data` into `out` (results.json, metrics.csv, curves.png, model and checkpoint
-/// files). With `resume`, continues from the last checkpoint in `out`.
-pub fn run(
-    spec: &ExperimentSpec,
-    data: Dataset,
-    out: &Path,
-    resume: bool,
-    cancel: &AtomicBool,
-    versions: Versions,
-    emit: &mut dyn FnMut(TrainEvent),
-) -> anyhow::Result<RunResults> {
-    spec.validate()
-        .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
-    let started = Instant::now();
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
-    let pref = match spec.device.as_str() {
-        "cuda" => DevicePref::Cuda,
-        "auto" => DevicePref::Auto,
-        _ => DevicePref::Cpu,
-    };
-    let choice = select_device(pref);
-    if let Some(why) = &choice.fallback_reason {
-        tracing::warn!("{why}; training on the CPU");
+    /// One optimiser step on `b`; its loss.
+    fn step(&self, opt: &mut Optimizer, b: &Batch, lr: f64) -> anyhow::Result<f64> {
+        let loss = self.loss(b)?;
+        let grads = loss.backward()?;
+        opt.step(&grads, lr)?;
+        Ok(f64::from(
+            loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?,
+        ))
     }
-    let dev = choice.device.clone();
+}
+
+/// The network under training: its variables, the model over them, and the optimiser.
+struct Net {
+    vm: VarMap,
+    learner: Learner,
+    opt: Optimizer,
+}
+
+/// Stage 3, build the model: seeded initial weights and a fresh optimiser.
+fn build_model(spec: &ExperimentSpec, classes: usize, dev: &Device) -> anyhow::Result<Net> {
     let (kind, fusion) = model_kind(spec);
-    let size = spec.dataset.size as usize;
-    let load_side = load_size(spec) as usize;
-
-    // Poisoning: once, before augmentation when the trigger goes on stored clips.
-    let labels: Vec<usize> = data.train.iter().map(|s| s.label).collect();
-    let plan: PoisonPlan = spec
-        .poison
-        .plan(&labels, &data.classes, spec.seed)
-        .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
-    let attack = attack_for(spec);
-    let cross = cross_attack(&attack);
-    let stage = spec.augment.trigger;
-    let mut train_clips: Vec<Clip> = data.train.iter().map(|s| s.clip.clone()).collect();
-    if stage == TriggerStage::Before {
-        for &i in &plan.indices {
-            train_clips[i] = apply_clip(&attack, &train_clips[i], &NoAssets)?.clip;
-        }
-        if let Some(c) = &cross {
-            for &i in &plan.cross {
-                train_clips[i] = apply_clip(c, &train_clips[i], &NoAssets)?.clip;
-            }
-        }
-    }
-    let train_labels: Vec<usize> = (0..labels.len())
-        .map(|i| plan.label_of(i, labels[i]))
-        .collect();
-    let test_trig = trigger_test(&attack, &data.test, stage, load_side, size)?;
-
-    // Model and optimiser.
     let vm = VarMap::new();
-    let model = Model::new(kind, fusion, data.classes.len(), builder(&vm, &dev))?;
-    init_weights(&vm, spec.seed, &dev)?;
+    let model = Model::new(kind, fusion, classes, builder(&vm, dev))?;
+    init_weights(&vm, spec.seed, dev)?;
     let opt_kind = match spec.optimizer.kind {
         OptimizerKind::Adamw => OptKind::AdamW {
             beta1: 0.9,
@@ -353,261 +622,328 @@ pub fn run(
         .lock()
         .map_err(|_| anyhow::anyhow!("variable map poisoned"))?
         .clone();
-    let mut opt = Optimizer::new(opt_kind, spec.optimizer.weight_decay, &vars)?;
-    let ckpt_dir = out.join("checkpoint");
-    let mut history: Vec<EpochMetrics> = Vec::new();
-    let mut first_epoch = 0;
-    let mut train_wall = 0.0;
-    if resume && ckpt_dir.join("state.json").is_file() {
-        let state: CheckpointState =
-            serde_json::from_str(&std::fs::read_to_string(ckpt_dir.join("state.json"))?)
-                .with_context(|| format!("{}: unreadable checkpoint state", ckpt_dir.display()))?;
-        anyhow::ensure!(
-            state.seed == spec.seed,
-            "the checkpoint was made with seed {}, this run uses {}",
-            state.seed,
-            spec.seed
-        );
-        let mut vm_mut = vm.clone();
-        vm_mut
-            .load(ckpt_dir.join("weights.safetensors"))
-            .context("checkpoint weights")?;
-        let opt_state =
-            candle_core::safetensors::load(ckpt_dir.join("optimizer.safetensors"), &dev)
-                .context("checkpoint optimiser")?;
-        opt.load_state(&opt_state, state.step_t)?;
-        first_epoch = state.epochs_done;
-        history = state.history;
-        train_wall = state.train_wall_secs;
-    }
+    let opt = Optimizer::new(opt_kind, spec.optimizer.weight_decay, &vars)?;
+    Ok(Net {
+        vm,
+        learner: Learner {
+            dev: dev.clone(),
+            model,
+            mel: MelConfig::default(),
+            size: spec.dataset.size as usize,
+        },
+        opt,
+    })
+}
 
-    let steps = train_clips.len().div_ceil(spec.batch_size);
-    emit(TrainEvent::Started {
-        spec: Box::new(spec.clone()),
-        name: spec.name.clone(),
-        classes: data.classes.clone(),
-        train: train_clips.len(),
-        test: data.test.len(),
-        poisoned: plan.indices.len(),
-        parameters: parameter_count(&vm),
-        device: choice.label(),
-        steps_per_epoch: steps,
-        epochs: spec.epochs,
-        skipped: data.skipped.len(),
-    });
-    let run = Run {
-        dev: dev.clone(),
-        model,
-        mel: MelConfig::default(),
-        size,
-        load: load_side,
-        cancel,
+/// Where training stands: what a checkpoint restores.
+#[derive(Default)]
+struct Progress {
+    epochs_done: usize,
+    history: Vec<EpochMetrics>,
+    train_wall_secs: f64,
+}
+
+/// Restores weights and optimiser state from the checkpoint in `dir`; where it stopped.
+fn resume_from(dir: &Path, seed: u64, net: &mut Net) -> anyhow::Result<Progress> {
+    let state: CheckpointState =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json"))?)
+            .with_context(|| format!("{}: unreadable checkpoint state", dir.display()))?;
+    anyhow::ensure!(
+        state.seed == seed,
+        "the checkpoint was made with seed {}, this run uses {}",
+        state.seed,
+        seed
+    );
+    net.vm
+        .load(dir.join("weights.safetensors"))
+        .context("checkpoint weights")?;
+    let opt_state =
+        candle_core::safetensors::load(dir.join("optimizer.safetensors"), &net.learner.dev)
+            .context("checkpoint optimiser")?;
+    net.opt.load_state(&opt_state, state.step_t)?;
+    Ok(Progress {
+        epochs_done: state.epochs_done,
+        history: state.history,
+        train_wall_secs: state.train_wall_secs,
+    })
+}
+
+/// Writes the checkpoint: weights, optimiser, where we are; each file replaced atomically.
+fn save_checkpoint(dir: &Path, net: &Net, seed: u64, progress: &Progress) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let state = CheckpointState {
+        epochs_done: progress.epochs_done,
+        step_t: net.opt.step_t,
+        seed,
+        history: progress.history.clone(),
+        train_wall_secs: progress.train_wall_secs,
     };
-    let test_clean: Vec<&Clip> = data.test.iter().map(|s| &s.clip).collect();
-    let test_labels: Vec<usize> = data.test.iter().map(|s| s.label).collect();
-    let mut cancelled = false;
+    super::report::save_checkpoint(
+        dir,
+        &net.vm,
+        &net.opt.state(),
+        &serde_json::to_string_pretty(&state)?,
+    )
+}
 
-    for epoch in first_epoch..spec.epochs {
+/// Stage 4, train the epochs left after `progress`, each evaluated, checkpointed and appended to
+/// metrics.csv. Returns where training stopped and whether it was cancelled.
+fn train_epochs(
+    s: &mut Session,
+    spec: &ExperimentSpec,
+    net: &mut Net,
+    data: &Poisoned,
+    out: &Path,
+    mut progress: Progress,
+) -> anyhow::Result<(Progress, bool)> {
+    let ckpt = out.join("checkpoint");
+    for epoch in progress.epochs_done..spec.epochs {
         let lr = spec.lr_at(epoch);
         let epoch_start = Instant::now();
-        let mut order: Vec<usize> = (0..train_clips.len()).collect();
-        order.shuffle(&mut rng_for(spec.seed, Stream::Shuffle, epoch as u64));
-        let mut loss_sum = 0.0;
-        let mut seen = 0usize;
-        let result = std::thread::scope(|s| -> anyhow::Result<()> {
-            // Batches are built on a named loader thread, two ahead of the model. The receiver
-            // lives in this closure: returning early (cancel, error) drops it, which unblocks
-            // the loader before the scope joins it.
-            let (btx, brx) = std::sync::mpsc::sync_channel::<anyhow::Result<Batch>>(2);
-            let (order, train_clips, train_labels, plan, attack) =
-                (&order, &train_clips, &train_labels, &plan, &attack);
-            let run_ref = &run;
-            std::thread::Builder::new()
-                .name("batch-loader".into())
-                .spawn_scoped(s, move || {
-                    for (step, idx) in order.chunks(spec.batch_size).enumerate() {
-                        let mut owned: Vec<Clip> = Vec::new();
-                        let mut views = Vec::new();
-                        for (k, &i) in idx.iter().enumerate() {
-                            let mut r = rng_for(
-                                spec.seed,
-                                Stream::Augment,
-                                (epoch * order.len() + step * spec.batch_size + k) as u64,
-                            );
-                            let view = if spec.augment.random_crop {
-                                View {
-                                    x0: r.random_range(0..=run_ref.load - run_ref.size),
-                                    y0: r.random_range(0..=run_ref.load - run_ref.size),
-                                    flip: false,
-                                }
-                            } else {
-                                centre(run_ref.load, run_ref.size)
-                            };
-                            let view = View {
-                                flip: spec.augment.hflip && r.random_bool(0.5),
-                                ..view
-                            };
-                            if stage == TriggerStage::After && plan.is_poisoned(i) {
-                                // Crop first, then the trigger: it lands whole and in place.
-                                let made = cropped(&train_clips[i], view, run_ref.size)
-                                    .and_then(|c| Ok(apply_clip(attack, &c, &NoAssets)?.clip));
-                                match made {
-                                    Ok(c) => owned.push(c),
-                                    Err(e) => {
-                                        let _ = btx.send(Err(e)); // the trainer reports it
-                                        return;
-                                    }
-                                }
-                                views.push(None);
-                            } else {
-                                views.push(Some(view));
-                            }
-                        }
-                        let mut own = owned.iter();
-                        let items: Vec<(&Clip, View, usize)> = idx
-                            .iter()
-                            .zip(&views)
-                            .filter_map(|(&i, v)| match v {
-                                Some(v) => Some((&train_clips[i], *v, train_labels[i])),
-                                None => own.next().map(|c| {
-                                    (
-                                        c,
-                                        View {
-                                            x0: 0,
-                                            y0: 0,
-                                            flip: false,
-                                        },
-                                        train_labels[i],
-                                    )
-                                }),
-                            })
-                            .collect();
-                        let b = make_batch(
-                            &items,
-                            run_ref.size,
-                            run_ref.model.uses_video(),
-                            run_ref.model.uses_audio(),
-                            &run_ref.mel,
-                            &run_ref.dev,
-                        )
-                        .map_err(anyhow::Error::from);
-                        if btx.send(b).is_err() {
-                            return;
-                        }
-                    }
-                })?;
-            let t0 = Instant::now();
-            for step in 0..steps {
-                if run.cancel.load(Ordering::Relaxed) {
-                    return Ok(());
-                }
-                let b = brx.recv().context("the batch loader stopped")??;
-                let loss = run.loss(&b)?;
-                let grads = loss.backward()?;
-                opt.step(&grads, lr)?;
-                let l = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
-                anyhow::ensure!(
-                    l.is_finite(),
-                    "the loss became {l} at epoch {epoch}, step {step} (lower the learning rate)"
-                );
-                loss_sum += l * b.len as f64;
-                seen += b.len;
-                emit(TrainEvent::Step {
-                    epoch,
-                    step,
-                    steps,
-                    loss: l,
-                    clips_per_sec: seen as f64 / t0.elapsed().as_secs_f64(),
-                });
-            }
-            Ok(())
-        });
-        result?;
-        train_wall += epoch_start.elapsed().as_secs_f64();
-        if cancel.load(Ordering::Relaxed) {
-            cancelled = true;
-            break;
+        let train_loss = train_epoch(s, spec, net, data, epoch, lr)?;
+        progress.train_wall_secs += epoch_start.elapsed().as_secs_f64();
+        if s.cancel.load(Ordering::Relaxed) {
+            return Ok((progress, true));
         }
-        // Evaluation.
-        let clean_pred = run.predict(&test_clean)?;
-        let trig_refs: Vec<&Clip> = test_trig.iter().collect();
-        let trig_pred = run.predict(&trig_refs)?;
-        let include = spec.eval.include_target_in_asr;
-        let m = EpochMetrics {
-            epoch,
-            train_loss: loss_sum / seen.max(1) as f64,
-            ca: classify::accuracy(&clean_pred, &test_labels).unwrap_or(0.0),
-            asr: classify::attack_success_rate(&trig_pred, &test_labels, plan.target, include)
-                .unwrap_or(0.0),
-            robust_acc: classify::robust_accuracy(&trig_pred, &test_labels, plan.target)
-                .unwrap_or(0.0),
-            per_class_asr: classify::per_class_asr(
-                &trig_pred,
-                &test_labels,
-                plan.target,
-                data.classes.len(),
-            ),
-            lr,
-            wall_secs: started.elapsed().as_secs_f64(),
-        };
-        history.push(m.clone());
-        emit(TrainEvent::Epoch(m));
-        // Checkpoint: weights, optimiser, where we are; each file replaced atomically.
-        std::fs::create_dir_all(&ckpt_dir)?;
-        let state = CheckpointState {
-            epochs_done: epoch + 1,
-            step_t: opt.step_t,
-            seed: spec.seed,
-            history: history.clone(),
-            train_wall_secs: train_wall,
-        };
-        super::report::save_checkpoint(
-            &ckpt_dir,
-            &vm,
-            &opt.state(),
-            &serde_json::to_string_pretty(&state)?,
-        )?;
-        emit(TrainEvent::Checkpoint {
-            path: ckpt_dir.clone(),
-        });
-        super::report::append_metrics(out, &history)?;
-    }
-
-    // ASR against how many frames carry the trigger (1, 2, 4, …, T).
-    let mut asr_by_frames = Vec::new();
-    if !cancelled && spec.eval.frame_fraction_curve && attack.visual.is_some() {
-        let t = spec.dataset.frames;
-        let mut k = 1;
-        while k <= t {
-            let mut a = attack.clone();
-            a.temporal.frames = if k == t {
-                FrameSelection::All
-            } else {
-                FrameSelection::Random { k }
-            };
-            a.audio = None;
-            let clips = trigger_test(&a, &data.test, stage, load_side, size)?;
-            let refs: Vec<&Clip> = clips.iter().collect();
-            let pred = run.predict(&refs)?;
-            let asr = classify::attack_success_rate(
-                &pred,
-                &test_labels,
-                plan.target,
+        let scores = s.pool.install(|| {
+            evaluate(
+                &net.learner,
+                &data.test,
+                data.poison.plan.target,
                 spec.eval.include_target_in_asr,
             )
-            .unwrap_or(0.0);
-            asr_by_frames.push((k, asr));
-            k = if k == t { t + 1 } else { (k * 2).min(t) };
+        })?;
+        let m = EpochMetrics {
+            epoch,
+            train_loss,
+            ca: scores.ca,
+            asr: scores.asr,
+            robust_acc: scores.robust_acc,
+            per_class_asr: scores.per_class_asr,
+            lr,
+            wall_secs: s.started.elapsed().as_secs_f64(),
+        };
+        progress.history.push(m.clone());
+        progress.epochs_done = epoch + 1;
+        (s.emit)(TrainEvent::Epoch(m));
+        save_checkpoint(&ckpt, net, spec.seed, &progress)?;
+        (s.emit)(TrainEvent::Checkpoint { path: ckpt.clone() });
+        super::report::append_metrics(out, &progress.history)?;
+    }
+    Ok((progress, false))
+}
+
+/// One epoch's steps, in the seed's shuffled order; the mean training loss. Stops before the
+/// next step once `cancel` is set.
+fn train_epoch(
+    s: &mut Session,
+    spec: &ExperimentSpec,
+    net: &mut Net,
+    data: &Poisoned,
+    epoch: usize,
+    lr: f64,
+) -> anyhow::Result<f64> {
+    let n = data.train.clips.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng_for(spec.seed, Stream::Shuffle, epoch as u64));
+    let steps = n.div_ceil(spec.batch_size);
+    let (pool, cancel) = (s.pool, s.cancel);
+    let learner = &net.learner;
+    let opt = &mut net.opt;
+    let mut loss_sum = 0.0;
+    let mut seen = 0usize;
+    std::thread::scope(|sc| -> anyhow::Result<()> {
+        // Batches are built on a named loader thread (its work in the pool), two ahead of the
+        // model. The receiver lives in this closure: returning early (cancel, error) drops it,
+        // which unblocks the loader before the scope joins it. The loader sends outside
+        // `install`, so a full channel never blocks a pool thread.
+        let (btx, brx) = std::sync::mpsc::sync_channel::<anyhow::Result<Batch>>(2);
+        let order = &order;
+        std::thread::Builder::new()
+            .name("batch-loader".into())
+            .spawn_scoped(sc, move || {
+                for (step, idx) in order.chunks(spec.batch_size).enumerate() {
+                    let b = pool.install(|| train_batch(spec, learner, data, epoch, step, idx));
+                    let failed = b.is_err(); // the trainer reports it
+                    if btx.send(b).is_err() || failed {
+                        return;
+                    }
+                }
+            })?;
+        let t0 = Instant::now();
+        for step in 0..steps {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let b = brx.recv().context("the batch loader stopped")??;
+            let l = pool.install(|| learner.step(opt, &b, lr))?;
+            anyhow::ensure!(
+                l.is_finite(),
+                "the loss became {l} at epoch {epoch}, step {step} (lower the learning rate)"
+            );
+            loss_sum += l * b.len as f64;
+            seen += b.len;
+            (s.emit)(TrainEvent::Step {
+                epoch,
+                step,
+                steps,
+                loss: l,
+                clips_per_sec: seen as f64 / t0.elapsed().as_secs_f64(),
+            });
+        }
+        Ok(())
+    })?;
+    Ok(loss_sum / seen.max(1) as f64)
+}
+
+/// The batch of training clips `idx` (step `step` of `epoch`): each clip's crop and flip from the
+/// augment stream; a poisoned clip whose trigger goes on after augmentation is cropped first and
+/// then triggered, so the trigger lands whole and in place.
+fn train_batch(
+    spec: &ExperimentSpec,
+    learner: &Learner,
+    data: &Poisoned,
+    epoch: usize,
+    step: usize,
+    idx: &[usize],
+) -> anyhow::Result<Batch> {
+    let (train, poison) = (&data.train, &data.poison);
+    let (load, size) = (train.load, learner.size);
+    let mut owned: Vec<Clip> = Vec::new();
+    let mut views = Vec::with_capacity(idx.len());
+    for (k, &i) in idx.iter().enumerate() {
+        let mut r = rng_for(
+            spec.seed,
+            Stream::Augment,
+            (epoch * train.clips.len() + step * spec.batch_size + k) as u64,
+        );
+        let view = if spec.augment.random_crop {
+            View {
+                x0: r.random_range(0..=load - size),
+                y0: r.random_range(0..=load - size),
+                flip: false,
+            }
+        } else {
+            centre(load, size)
+        };
+        let view = View {
+            flip: spec.augment.hflip && r.random_bool(0.5),
+            ..view
+        };
+        if poison.stage == TriggerStage::After && poison.plan.is_poisoned(i) {
+            let c = cropped(&train.clips[i], view, size)?;
+            owned.push(apply_clip(&poison.attack, &c, &NoAssets)?.clip);
+            views.push(None);
+        } else {
+            views.push(Some(view));
         }
     }
-    let last = history.last().cloned();
-    let results = RunResults {
+    let mut own = owned.iter();
+    let whole = View {
+        x0: 0,
+        y0: 0,
+        flip: false,
+    };
+    let items: Vec<(&Clip, View, usize)> = idx
+        .iter()
+        .zip(&views)
+        .filter_map(|(&i, v)| match v {
+            Some(v) => Some((&train.clips[i], *v, train.labels[i])),
+            None => own.next().map(|c| (c, whole, train.labels[i])),
+        })
+        .collect();
+    Ok(learner.batch(&items)?)
+}
+
+/// Test scores of one epoch.
+struct Scores {
+    ca: f64,
+    asr: f64,
+    robust_acc: f64,
+    per_class_asr: Vec<Option<f64>>,
+}
+
+/// Stage 5, evaluate: clean accuracy on the clean test clips; attack success and robust accuracy
+/// on the triggered ones.
+fn evaluate(
+    learner: &Learner,
+    test: &TestSet,
+    target: usize,
+    include_target: bool,
+) -> anyhow::Result<Scores> {
+    let clean_pred = learner.predict(&test.clean)?;
+    let trig_refs: Vec<&Clip> = test.triggered.iter().collect();
+    let trig_pred = learner.predict(&trig_refs)?;
+    let labels = &test.labels;
+    Ok(Scores {
+        ca: classify::accuracy(&clean_pred, labels).unwrap_or(0.0),
+        asr: classify::attack_success_rate(&trig_pred, labels, target, include_target)
+            .unwrap_or(0.0),
+        robust_acc: classify::robust_accuracy(&trig_pred, labels, target).unwrap_or(0.0),
+        per_class_asr: classify::per_class_asr(&trig_pred, labels, target, test.classes),
+    })
+}
+
+/// ASR against how many of the `frames` frames carry the (visual) trigger: 1, 2, 4, …, all.
+fn asr_by_triggered_frames(
+    frames: usize,
+    include_target: bool,
+    learner: &Learner,
+    poison: &Poison,
+    test: &TestSet,
+) -> anyhow::Result<Vec<(usize, f64)>> {
+    let mut curve = Vec::new();
+    let mut k = 1;
+    while k <= frames {
+        let mut a = poison.attack.clone();
+        a.temporal.frames = if k == frames {
+            FrameSelection::All
+        } else {
+            FrameSelection::Random { k }
+        };
+        a.audio = None;
+        let clips = trigger_test(&a, &test.clean, poison.stage, test.load, learner.size)?;
+        let refs: Vec<&Clip> = clips.iter().collect();
+        let pred = learner.predict(&refs)?;
+        let asr =
+            classify::attack_success_rate(&pred, &test.labels, poison.plan.target, include_target)
+                .unwrap_or(0.0);
+        curve.push((k, asr));
+        k = if k == frames {
+            frames + 1
+        } else {
+            (k * 2).min(frames)
+        };
+    }
+    Ok(curve)
+}
+
+/// What training and evaluation produced.
+struct Outcome {
+    history: Vec<EpochMetrics>,
+    train_wall_secs: f64,
+    cancelled: bool,
+    asr_by_frames: Vec<(usize, f64)>,
+}
+
+/// Stage 6, the results (written to `out` by the caller with the model).
+fn results(
+    spec: &ExperimentSpec,
+    data: &Dataset,
+    plan: &PoisonPlan,
+    outcome: Outcome,
+    device: &DeviceChoice,
+    versions: Versions,
+    wall_secs: f64,
+) -> RunResults {
+    let last = outcome.history.last().cloned();
+    RunResults {
         final_metrics: FinalMetrics {
             ca: last.as_ref().map_or(0.0, |m| m.ca),
             asr: last.as_ref().map_or(0.0, |m| m.asr),
             robust_acc: last.as_ref().map_or(0.0, |m| m.robust_acc),
         },
-        epochs: history,
+        epochs: outcome.history,
         seed: spec.seed,
         poison_indices_sha256: plan.indices_sha256(),
         poison_indices: plan.indices.clone(),
@@ -620,17 +956,14 @@ pub fn run(
         } else {
             "triggered test clips whose true class is not the target".into()
         },
-        asr_by_triggered_frames: asr_by_frames,
-        wall_secs: started.elapsed().as_secs_f64(),
-        train_wall_secs: train_wall,
-        cancelled,
-        device: choice.label(),
-        device_note: choice.fallback_reason.clone(),
+        asr_by_triggered_frames: outcome.asr_by_frames,
+        wall_secs,
+        train_wall_secs: outcome.train_wall_secs,
+        cancelled: outcome.cancelled,
+        device: device.label(),
+        device_note: device.fallback_reason.clone(),
         skipped: data.skipped.clone(),
         spec: spec.clone(),
         versions,
-    };
-    write_outputs(out, &results, &vm, &data.classes, spec)?;
-    emit(TrainEvent::Finished(Box::new(results.clone())));
-    Ok(results)
+    }
 }
