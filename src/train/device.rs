@@ -76,11 +76,29 @@ mod tests {
     }
 
     #[test]
-    fn cuda_request_without_cuda_falls_back_with_a_reason() {
+    fn cuda_request_gets_cuda_or_falls_back_with_a_reason() {
         let c = select_device(DevicePref::Cuda);
-        if !candle_core::utils::cuda_is_available() {
-            assert!(c.device.is_cpu());
-            assert!(c.fallback_reason.is_some());
+        let auto = select_device(DevicePref::Auto);
+        if candle_core::utils::cuda_is_available() {
+            // A CUDA build: either a GPU answered and no reason is given, or the CPU stands in
+            // and says why.
+            match &c.fallback_reason {
+                None => assert!(c.device.is_cuda(), "no reason given, but on {}", c.label()),
+                Some(r) => {
+                    assert!(c.device.is_cpu(), "a reason ({r}), but on {}", c.label());
+                    assert!(r.starts_with("no usable CUDA device"), "{r}");
+                }
+            }
+            // Auto tries the same GPU, so it lands where Cuda did, for the same reason.
+            assert_eq!(auto.device.location(), c.device.location());
+            assert_eq!(auto.fallback_reason, c.fallback_reason);
+        } else {
+            assert!(c.device.is_cpu(), "on {}", c.label());
+            let r = c.fallback_reason.as_deref().unwrap_or_default();
+            assert!(r.starts_with("this build has no CUDA support"), "{r:?}");
+            // Auto asked for no GPU in particular: the CPU, with nothing to explain.
+            assert!(auto.device.is_cpu(), "on {}", auto.label());
+            assert_eq!(auto.fallback_reason, None);
         }
     }
 
