@@ -229,7 +229,10 @@ mod tests {
         // A thread that is not ours (as FFmpeg's frame threads are) logs for the decoder.
         // SAFETY: only the address is taken; `ctx` outlives every use of it below.
         let ptr = unsafe { ctx.as_mut_ptr() } as usize;
-        std::thread::spawn(move || log_error(ptr as *mut c_void, "corrupt slice in frame 7"))
+        std::thread::Builder::new()
+            .name("fake-frame-thread".into())
+            .spawn(move || log_error(ptr as *mut c_void, "corrupt slice in frame 7"))
+            .expect("spawn")
             .join()
             .expect("logger thread");
         assert_eq!(
@@ -248,13 +251,16 @@ mod tests {
         let ptr = unsafe { ctx.as_mut_ptr() } as usize;
         let errors_before = errors_logged();
         // Another worker, with its own tag, logs an untagged line and reads it back itself.
-        let seen_there = std::thread::spawn(|| {
-            let _ = errors_logged(); // registers this worker
-            log_error(std::ptr::null_mut(), "moov atom not found");
-            take_last_error()
-        })
-        .join()
-        .expect("worker");
+        let seen_there = std::thread::Builder::new()
+            .name("other-worker".into())
+            .spawn(|| {
+                let _ = errors_logged(); // registers this worker
+                log_error(std::ptr::null_mut(), "moov atom not found");
+                take_last_error()
+            })
+            .expect("spawn")
+            .join()
+            .expect("worker");
         assert_eq!(seen_there.as_deref(), Some("moov atom not found"));
         assert_eq!(errors_logged(), errors_before);
         assert_eq!(take_last_error(), None);

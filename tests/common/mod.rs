@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Fixture clips, made once and kept under cargo's per-target temp folder, so later runs and
-/// the other test binaries reuse them. The file name carries a hash of the ffmpeg arguments: a
+/// the other test binaries reuse them. Each sits in a folder named by a hash of the ffmpeg arguments: a
 /// changed recipe makes a new file.
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -44,13 +44,16 @@ pub fn make(name: &str, args: &[&str]) -> PathBuf {
     }
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
     args.hash(&mut h);
-    let out = fixtures().join(format!("{:016x}-{name}", h.finish()));
+    // A folder per recipe keeps the file's own name (tests match on it).
+    let dir = fixtures().join(format!("{:016x}", h.finish()));
+    std::fs::create_dir_all(&dir).expect("fixture dir");
+    let out = dir.join(name);
     if out.exists() {
         return out;
     }
     // Written under a temporary name (same extension, so ffmpeg picks the same container) and
     // renamed, so a test binary running at the same time never reads half a file.
-    let part = fixtures().join(format!("part{}-{name}", std::process::id()));
+    let part = dir.join(format!("part{}-{name}", std::process::id()));
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
         .args(args)
