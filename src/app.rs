@@ -89,6 +89,8 @@ pub struct TriggerLabApp {
     /// would take CPU from the run (software rendering especially).
     repaint_slow: Repaint,
     opts: StudioOptions,
+    /// Seeks carried out so far (each flushes the audio queue; tests check none happen unasked).
+    seeks: u64,
     frames_rendered: u64,
     started: Instant,
     screenshot: ScreenshotState,
@@ -150,6 +152,7 @@ impl TriggerLabApp {
             repaint: repaint.clone(),
             repaint_slow,
             opts,
+            seeks: 0,
             frames_rendered: 0,
             started: Instant::now(),
             screenshot: ScreenshotState::Next(0, None),
@@ -177,6 +180,11 @@ impl TriggerLabApp {
 
     pub fn state(&self) -> &StudioState {
         &self.state
+    }
+
+    /// How many seeks the transport has carried out.
+    pub fn seeks(&self) -> u64 {
+        self.seeks
     }
 
     pub fn state_mut(&mut self) -> &mut StudioState {
@@ -364,8 +372,10 @@ impl TriggerLabApp {
                 _ => MAX_WAIT,
             },
         };
-        // A little late rather than early, so the frame has changed when we draw.
-        Some(Duration::from_secs_f64(wait.clamp(0.0, MAX_WAIT) + 0.002))
+        // A little late rather than early, so the frame has changed when we draw: the clock
+        // moves in steps of the sink's period (10 ms for the silent sink), and waking before
+        // it has crossed the boundary costs a whole extra frame of drawing.
+        Some(Duration::from_secs_f64(wait.clamp(0.0, MAX_WAIT) + 0.012))
     }
 
     fn add_synth(&mut self, item: SynthItem) {
@@ -621,6 +631,7 @@ impl TriggerLabApp {
                     }
                 }
                 UiCommand::Seek(t) => {
+                    self.seeks += 1;
                     if let Some(p) = player {
                         p.seek(t);
                     }
@@ -740,6 +751,10 @@ impl TriggerLabApp {
 impl eframe::App for TriggerLabApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        // `RUST_LOG=repaint=trace` says what woke each frame (for CPU use while playing).
+        if tracing::enabled!(target: "repaint", tracing::Level::TRACE) {
+            tracing::trace!(target: "repaint", "{:?}", ctx.repaint_causes());
+        }
         let more_events = self.drain();
         // The integration captures a screenshot when it paints a later pass than the one that
         // asked; hold the picture still until then, so the shot shows the frame recorded for it.

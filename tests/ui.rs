@@ -99,6 +99,13 @@ fn playback_follows_the_clock_and_pauses() {
         Some(key),
         "the canvas texture holds the frame at the playhead"
     );
+    // Playing is not seeking: the position slider, redrawn every frame, never sends a seek
+    // (egui rounds its value to the shown decimals and reports that as a change).
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    assert_eq!(h.state().seeks(), 0, "seeks while merely playing");
 
     h.get_by_label("Pause").click();
     h.step();

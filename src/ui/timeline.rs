@@ -25,14 +25,13 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             state.commands.push(UiCommand::SetLooping(looping));
         }
         let mut volume = state.playback.volume;
-        if ui
-            .add(
+        if user_changed(
+            &ui.add(
                 egui::Slider::new(&mut volume, 0.0..=1.5)
                     .text("volume")
                     .fixed_decimals(2),
-            )
-            .changed()
-        {
+            ),
+        ) {
             state.commands.push(UiCommand::SetVolume(volume));
         }
         if duration > 0.0 {
@@ -40,7 +39,7 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             let slider = egui::Slider::new(&mut t, 0.0..=duration)
                 .text("s")
                 .fixed_decimals(3);
-            if ui.add(slider).changed() {
+            if user_changed(&ui.add(slider)) {
                 state.commands.push(UiCommand::Seek(t));
             }
             let frame = state
@@ -88,4 +87,10 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             );
             plot.vline(VLine::new("playhead", playhead));
         });
+}
+
+/// A slider the user moved. egui rounds a slider's value to its decimals every frame and then
+/// reports it as changed; taken as a seek, that flushed the audio and redrew at display rate.
+fn user_changed(r: &egui::Response) -> bool {
+    r.changed() && (r.dragged() || r.drag_stopped() || r.clicked() || r.has_focus())
 }
