@@ -249,13 +249,7 @@ pub fn run_experiment(
         .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
     let pool = training_pool(opts.threads)?;
     let data = load_data(&pool, spec, source, emit)?;
-    let mut s = Session {
-        pool: &pool,
-        cancel,
-        emit,
-        started: Instant::now(),
-    };
-    train(&mut s, spec, data, out, opts.resume, versions)
+    train_on(&pool, spec, data, out, opts.resume, cancel, versions, emit)
 }
 
 /// Trains on `data` into `out` (results.json, metrics.csv, curves.png, model and checkpoint
@@ -270,13 +264,28 @@ pub fn run(
     emit: &mut dyn FnMut(TrainEvent),
 ) -> anyhow::Result<RunResults> {
     let pool = training_pool(opts.threads)?;
+    train_on(&pool, spec, data, out, opts.resume, cancel, versions, emit)
+}
+
+/// The training stages on `pool`; the wall clock starts here, after any loading.
+#[allow(clippy::too_many_arguments)] // the two entry points' inputs, passed straight through
+fn train_on(
+    pool: &ThreadPool,
+    spec: &ExperimentSpec,
+    data: Dataset,
+    out: &Path,
+    resume: bool,
+    cancel: &AtomicBool,
+    versions: Versions,
+    emit: &mut dyn FnMut(TrainEvent),
+) -> anyhow::Result<RunResults> {
     let mut s = Session {
-        pool: &pool,
+        pool,
         cancel,
         emit,
         started: Instant::now(),
     };
-    train(&mut s, spec, data, out, opts.resume, versions)
+    train(&mut s, spec, data, out, resume, versions)
 }
 
 /// Stage 1, prepare the data: loads on a named thread, inside the pool, while this thread turns
