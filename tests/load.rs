@@ -105,15 +105,20 @@ fn a_stream_runs_only_a_few_frames_ahead_and_seeks() {
     ));
     // Nobody is taking frames: the decoder fills the queue and waits there, however long the
     // file (100 frames here).
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.job.queued() < QUEUE_FRAMES {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never filled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(
         s.job.queued(),
         QUEUE_FRAMES,
-        "it ran {} frames ahead",
-        s.job.queued()
+        "it stays a queue's length ahead"
     );
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    assert_eq!(s.job.queued(), QUEUE_FRAMES, "and stays there");
     for _ in 0..10 {
         assert!(matches!(
             s.job.recv(),

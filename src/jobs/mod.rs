@@ -77,7 +77,7 @@ impl<E> Channel<E> {
 
 /// A blocked sender also wakes this often to look at a cancel flag set by someone who could not
 /// signal the channel (a flag shared with the trainer, say). Nothing polls faster than this.
-const CANCEL_RECHECK: Duration = Duration::from_millis(200);
+const CANCEL_RECHECK: Duration = Duration::from_secs(1);
 
 /// The UI's handle on a running job: its events and its cancel flag. Dropping it cancels the job.
 pub struct Job<E> {
@@ -294,8 +294,16 @@ mod tests {
             }
         })
         .expect("spawn");
-        // Queue full with event 0; the worker is blocked sending 1.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // Queue full with event 0; the worker is blocked sending 1, and stays blocked.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while attempts.load(Ordering::Relaxed) < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
         assert_eq!(job.queued(), 1);
         assert_eq!(attempts.load(Ordering::Relaxed), 2);
         assert_eq!(job.try_recv(), Some(0));
