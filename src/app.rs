@@ -199,7 +199,7 @@ impl TriggerLabApp {
         launch_run || self.loading()
     }
 
-    /// Startup work or the selected clip's loading (redraw continuously while it lasts).
+    /// Startup work or the selected clip's loading (the workers doing it wake the UI).
     fn loading(&self) -> bool {
         let selected_loading = self.state.selected_entry().is_some_and(|e| {
             e.load == LoadState::Loading || (e.stream.is_some() && e.shown.is_none())
@@ -790,7 +790,8 @@ fn save_screenshot(
     let json = serde_json::to_vec_pretty(info).map_err(|e| e.to_string())?;
     let mut side = path.as_os_str().to_owned();
     side.push(".json");
-    std::fs::write(&side, json).map_err(|e| format!("{}: {e}", PathBuf::from(side).display()))
+    crate::media::image_io::write_atomic(std::path::Path::new(&side), &json)
+        .map_err(|e| e.to_string())
 }
 
 /// The window icon, decoded from the PNG in `assets/` (compiled in).

@@ -6,7 +6,8 @@ use triggerlab::app::{StudioOptions, run};
 use triggerlab::cli::{Cli, run as run_cli};
 
 fn main() -> ExitCode {
-    // Named threads in profiles and panics; training builds its own pool (train::pool).
+    // Named threads in profiles and panics; training builds its own pool (train::pool). It can
+    // only fail if rayon already started its pool, and then its threads just stay unnamed.
     let _ = triggerlab::train::pool::name_global_pool();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
