@@ -4,11 +4,15 @@
 //! and screenshot saving run on named worker threads.
 
 use crate::core::Rational;
+use crate::core::attack::AttackSpec;
+use crate::core::design::{ClipRef, Design, DesignCommand, ViewMode};
 use crate::core::experiment::parse_experiment;
 use crate::core::synth::SynthSpec;
 use crate::jobs::experiment::start_run;
 use crate::jobs::load::{SynthItem, generate_synth, probe_audio_device, probe_file};
 use crate::jobs::player::{AudioSource, Player, SinkChoice};
+use crate::jobs::preview::{FrameSource, PreviewEvent, PreviewRequest, PreviewWorker};
+use crate::jobs::project::{self as project, ProjectEvent};
 use crate::jobs::stream::{StreamEvent, VideoStream, open_stream};
 use crate::jobs::{self, Job, Repaint};
 use crate::media::audio_out::AudioOutputStatus;
@@ -58,7 +62,37 @@ pub struct StudioOptions {
     pub open: Option<PathBuf>,
     /// (file name, TOML text): show it in the Experiments tab and start the run.
     pub experiment: Option<(String, String)>,
+    /// Start the design with this attack, and the folder its relative paths resolve against.
+    pub attack: Option<(AttackSpec, PathBuf)>,
+    pub view: Option<ViewMode>,
+    /// Open paused at this frame of the selected clip.
+    pub frame: Option<usize>,
+    /// A project already read (the command line checks it before the window opens).
+    pub project: Option<(PathBuf, Design)>,
+    /// Where autosaves go; default [`project::autosave_dir`] (tests use a temp folder).
+    pub autosave_dir: Option<PathBuf>,
 }
+
+/// What a file dialog was opened for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DialogPurpose {
+    Video,
+    OpenProject,
+    SaveProjectAs,
+    LoadSpec,
+    SaveSpec,
+}
+
+/// Autosave: the design last written, and when.
+struct Autosave {
+    dir: PathBuf,
+    written: Option<Design>,
+    last: Instant,
+    in_flight: bool,
+}
+
+/// Seconds after a change before the autosave writes it.
+const AUTOSAVE_AFTER: Duration = Duration::from_secs(3);
 
 /// What the run ended with; an error makes the process exit non-zero.
 pub type ExitReport = Arc<Mutex<Option<String>>>;
@@ -78,12 +112,31 @@ pub struct TriggerLabApp {
     audio_probe: Option<Job<AudioOutputStatus>>,
     /// What the startup probe found, so players do not probe the device again.
     audio_device: Option<bool>,
-    dialog: Option<Receiver<Option<PathBuf>>>,
+    dialog: Option<(DialogPurpose, Receiver<Option<PathBuf>>)>,
+    preview: Option<PreviewWorker>,
+    /// The diff gain the last preview request used (not part of the key).
+    requested_gain: f32,
+    project_jobs: Vec<Job<ProjectEvent>>,
+    spec_load: Option<Job<Result<(AttackSpec, PathBuf), String>>>,
+    writes: Vec<Job<Result<PathBuf, String>>>,
+    /// Where relative paths in the spec resolve: the project's or the spec file's folder.
+    assets_dir: PathBuf,
+    autosave: Autosave,
+    /// A seek the clock has not caught up with yet: the playhead shows its target meanwhile,
+    /// so it has one source of truth and never snaps back.
+    pending_seek: Option<(f64, Instant)>,
+    /// A frame to go to (paused) once the selected clip is ready: `--frame`, a project's cursor.
+    pending_frame: Option<usize>,
+    /// A clip a project selected that has not arrived yet (SynthMotion loads in the background).
+    pending_select: Option<String>,
+    ctx: egui::Context,
+    title: String,
     player: Option<(u32, Player)>,
     stream: Option<ActiveStream>,
     /// The training run of the Experiments tab and the flag that stops it after a step (the
     /// channel stays open for its last events).
     experiment: Option<(Job<TrainEvent>, jobs::CancelFlag)>,
+    compute_probe: Option<Job<String>>,
     repaint: Repaint,
     /// At most ~4 repaints a second: training sends an event per step, and drawing each one
     /// would take CPU from the run (software rendering especially).
@@ -127,18 +180,22 @@ impl TriggerLabApp {
             ),
         };
         let ctx = cc.egui_ctx.clone();
+        let app_ctx = ctx.clone();
         let slow_ctx = ctx.clone();
         let repaint: Repaint = Arc::new(move || ctx.request_repaint());
         let repaint_slow: Repaint =
             Arc::new(move || slow_ctx.request_repaint_after(Duration::from_millis(250)));
         let mut state = StudioState::new(backend);
         state.status.renderer = renderer;
-        let device = select_device(DevicePref::Auto);
-        state.status.compute = match &device.fallback_reason {
-            Some(why) => format!("{} (candle; {why})", device.label()),
-            None => format!("{} (candle)", device.label()),
-        };
+        // CUDA device selection can take seconds (driver start-up): on a worker.
+        state.status.compute = "probing…".into();
         state.status.audio = "probing…".into();
+        let autosave_dir = opts
+            .autosave_dir
+            .clone()
+            .unwrap_or_else(project::autosave_dir);
+        state.project.restore_offer = project::begin_session(&autosave_dir);
+        state.project.recent = read_recent(&autosave_dir);
         let mut app = TriggerLabApp {
             state,
             synth: None,
@@ -146,6 +203,24 @@ impl TriggerLabApp {
             audio_probe: None,
             audio_device: None,
             dialog: None,
+            preview: None,
+            requested_gain: 0.0,
+            project_jobs: Vec::new(),
+            spec_load: None,
+            writes: Vec::new(),
+            assets_dir: PathBuf::from("."),
+            autosave: Autosave {
+                dir: autosave_dir,
+                written: None,
+                last: Instant::now(),
+                in_flight: false,
+            },
+            pending_seek: None,
+            pending_frame: None,
+            pending_select: None,
+            ctx: app_ctx,
+            title: String::new(),
+            compute_probe: None,
             player: None,
             stream: None,
             experiment: None,
@@ -161,6 +236,36 @@ impl TriggerLabApp {
         match probe_audio_device(repaint.clone()) {
             Ok(job) => app.audio_probe = Some(job),
             Err(e) => app.state.status.audio = format!("unknown ({e})"),
+        }
+        match jobs::start("compute-probe", 1, repaint.clone(), |tx| {
+            let device = select_device(DevicePref::Auto);
+            tx.send(match &device.fallback_reason {
+                Some(why) => format!("{} (candle; {why})", device.label()),
+                None => format!("{} (candle)", device.label()),
+            });
+        }) {
+            Ok(job) => app.compute_probe = Some(job),
+            Err(e) => app.state.status.compute = format!("unknown ({e})"),
+        }
+        match PreviewWorker::start(repaint.clone()) {
+            Ok(w) => app.preview = Some(w),
+            Err(e) => app.state.error(format!("could not start the preview: {e}")),
+        }
+        if let Some((path, design)) = app.opts.project.clone() {
+            app.apply_project(path, design);
+        }
+        if let Some((spec, base)) = app.opts.attack.clone() {
+            app.assets_dir = base;
+            app.design(DesignCommand::SetSpec(spec));
+        }
+        if let Some(mode) = app.opts.view {
+            let mut view = app.state.doc.design().view.clone();
+            view.mode = mode;
+            app.design(DesignCommand::SetView(view));
+        }
+        if let Some(f) = app.opts.frame {
+            app.pending_frame = Some(f);
+            app.state.playback.playing = false;
         }
         let library = app.opts.library.clone().unwrap_or_else(library_spec);
         match generate_synth(library, repaint) {
@@ -204,12 +309,27 @@ impl TriggerLabApp {
         let selected_loading = self.state.selected_entry().is_some_and(|e| {
             e.load == LoadState::Loading || (e.stream.is_some() && e.shown.is_none())
         });
+        // The canvas's preview of the frame at the playhead has not arrived (or been refused).
+        let preview_pending = self.preview.is_some()
+            && self.state.preview_key().is_some_and(|k| {
+                self.state.preview.exact(k).is_none()
+                    && self
+                        .state
+                        .preview
+                        .error
+                        .as_ref()
+                        .is_none_or(|(ek, _)| *ek != k)
+            });
         // An open file dialog is not loading: the user may take minutes to answer, and its
         // thread wakes the UI when they do.
         self.synth.is_some()
             || !self.probes.is_empty()
             || self.audio_probe.is_some()
+            || self.compute_probe.is_some()
             || selected_loading
+            || preview_pending
+            || self.pending_frame.is_some()
+            || !self.project_jobs.is_empty()
     }
 
     fn open_video(&mut self, path: PathBuf) {
@@ -217,7 +337,19 @@ impl TriggerLabApp {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let idx = self.state.add_clip(name, ClipSource::File(path.clone()));
+        let idx = match self
+            .state
+            .clips
+            .iter()
+            .position(|e| e.source == ClipSource::File(path.clone()))
+        {
+            Some(i) => {
+                self.state.select(i);
+                return;
+            }
+            None => self.state.add_clip(name, ClipSource::File(path.clone())),
+        };
+        self.design(DesignCommand::AddClip(ClipRef::File { path: path.clone() }));
         self.state.select(idx);
         let id = self.state.clips[idx].id;
         match probe_file(path, self.repaint.clone()) {
@@ -226,32 +358,245 @@ impl TriggerLabApp {
         }
     }
 
-    fn open_dialog(&mut self) {
+    fn open_dialog(&mut self, purpose: DialogPurpose) {
         if self.dialog.is_some() {
             return;
         }
         let (tx, rx) = channel();
         let repaint = self.repaint.clone();
+        let project_name = self
+            .state
+            .project
+            .path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map_or_else(
+                || "untitled.tlab.json".into(),
+                |n| n.to_string_lossy().into_owned(),
+            );
         // The native dialog blocks its thread until the user answers, so it gets its own.
         let spawned = jobs::spawn_named("file-dialog", move || {
-            let picked = rfd::FileDialog::new()
-                .set_title("Open video")
-                .add_filter(
-                    "Video",
-                    &[
-                        "mp4", "avi", "mkv", "mov", "webm", "mpg", "mpeg", "ogv", "ogg", "m4v",
-                    ],
-                )
-                .add_filter("All files", &["*"])
-                .pick_file();
+            let d = rfd::FileDialog::new();
+            let picked = match purpose {
+                DialogPurpose::Video => d
+                    .set_title("Open video")
+                    .add_filter(
+                        "Video",
+                        &[
+                            "mp4", "avi", "mkv", "mov", "webm", "mpg", "mpeg", "ogv", "ogg", "m4v",
+                        ],
+                    )
+                    .add_filter("All files", &["*"])
+                    .pick_file(),
+                DialogPurpose::OpenProject => d
+                    .set_title("Open project")
+                    .add_filter("TriggerLab project", &["json"])
+                    .pick_file(),
+                DialogPurpose::SaveProjectAs => d
+                    .set_title("Save project as")
+                    .set_file_name(project_name)
+                    .add_filter("TriggerLab project", &["json"])
+                    .save_file(),
+                DialogPurpose::LoadSpec => d
+                    .set_title("Load attack spec")
+                    .add_filter("Attack spec", &["toml", "json"])
+                    .pick_file(),
+                DialogPurpose::SaveSpec => d
+                    .set_title("Save attack spec")
+                    .set_file_name("attack.toml")
+                    .add_filter("Attack spec", &["toml", "json"])
+                    .save_file(),
+            };
             let _ = tx.send(picked); // the app may have closed meanwhile; nothing to do then
             repaint();
         });
         match spawned {
-            Ok(_) => self.dialog = Some(rx),
+            Ok(_) => self.dialog = Some((purpose, rx)),
             Err(e) => self
                 .state
                 .error(format!("could not open the file dialog: {e}")),
+        }
+    }
+
+    /// Applies a design command: the one place the document changes.
+    fn design(&mut self, cmd: DesignCommand) {
+        match self.state.doc.apply(cmd) {
+            Ok(_) => self.state.edit_error = None,
+            Err(e) => self.state.edit_error = Some(e),
+        }
+    }
+
+    /// Replaces the design with an opened project, and opens what it refers to.
+    fn apply_project(&mut self, path: PathBuf, design: Design) {
+        self.assets_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+        let selected = design.selected.clone();
+        let cursor = design.cursor;
+        let library = design.library.clone();
+        self.state.doc.replace(design);
+        self.state.edit_error = None;
+        for c in library {
+            if let ClipRef::File { path } = c
+                && !self
+                    .state
+                    .clips
+                    .iter()
+                    .any(|e| e.source == ClipSource::File(path.clone()))
+            {
+                self.open_video(path);
+            }
+        }
+        self.state.project.path = Some(path.clone());
+        self.remember_recent(path);
+        if let Some(id) = selected {
+            self.pending_select = Some(id);
+            self.pending_frame = Some(cursor);
+            self.state.playback.playing = false;
+            self.try_pending_select();
+        }
+    }
+
+    fn try_pending_select(&mut self) {
+        let Some(id) = &self.pending_select else {
+            return;
+        };
+        if let Some(i) = self
+            .state
+            .clips
+            .iter()
+            .position(|e| e.clip_ref().id() == *id)
+        {
+            self.pending_select = None;
+            self.state.selected = None;
+            self.state.select(i);
+        }
+    }
+
+    fn remember_recent(&mut self, path: PathBuf) {
+        let recent = &mut self.state.project.recent;
+        recent.retain(|p| *p != path);
+        recent.insert(0, path);
+        recent.truncate(8);
+        let text = recent
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        match project::write_text_job(
+            self.autosave.dir.join("recent.txt"),
+            text,
+            jobs::no_repaint(),
+        ) {
+            Ok(job) => self.writes.push(job),
+            Err(e) => tracing::warn!("recent projects: {e}"),
+        }
+    }
+
+    /// The design as it should be saved: with the playhead's frame as the cursor.
+    fn design_for_save(&mut self) -> Design {
+        if let Some(i) = self.state.current_frame_index() {
+            self.design(DesignCommand::SetCursor(i));
+        }
+        self.state.doc.design().clone()
+    }
+
+    fn save_project(&mut self, path: PathBuf) {
+        let path = project::with_project_ext(path);
+        let design = self.design_for_save();
+        match project::save_project(path, design, false, self.repaint.clone()) {
+            Ok(job) => self.project_jobs.push(job),
+            Err(e) => self.state.error(format!("could not start saving: {e}")),
+        }
+    }
+
+    /// Every few seconds after a change, the design goes to the autosave folder (on a worker).
+    fn autosave_tick(&mut self) {
+        if self.autosave.in_flight || self.autosave.last.elapsed() < AUTOSAVE_AFTER {
+            return;
+        }
+        if self.autosave.written.as_ref() == Some(self.state.doc.design()) {
+            return;
+        }
+        if self.autosave.written.is_none() && !self.state.doc.dirty() {
+            // Nothing made yet this session: keep the last session's autosave.
+            return;
+        }
+        let design = self.state.doc.design().clone();
+        let path = project::autosave_path(&self.autosave.dir);
+        match project::save_project(path, design.clone(), true, self.repaint.clone()) {
+            Ok(job) => {
+                self.project_jobs.push(job);
+                self.autosave.written = Some(design);
+                self.autosave.in_flight = true;
+                self.autosave.last = Instant::now();
+            }
+            Err(e) => tracing::warn!("autosave: {e}"),
+        }
+    }
+
+    /// Asks the preview worker for the frame at the playhead, when that (or the design) changed.
+    fn request_preview(&mut self) {
+        let Some(worker) = &self.preview else { return };
+        let Some(key) = self.state.preview_key() else {
+            return;
+        };
+        let gain = self.state.doc.design().view.diff_gain;
+        if self.state.preview.requested == Some(key) && self.requested_gain == gain {
+            return;
+        }
+        let Some(entry) = self.state.selected_entry() else {
+            return;
+        };
+        let source = match &entry.clip {
+            Some(c) => FrameSource::Clip(Arc::new(c.clone())),
+            None => match &entry.shown {
+                Some((_, f)) => FrameSource::Single {
+                    frame: f.clone(),
+                    frames: crate::ui::timeline::clip_frames(&self.state).unwrap_or(key.frame + 1),
+                },
+                None => return,
+            },
+        };
+        worker.request(PreviewRequest {
+            key,
+            spec: Arc::new(self.state.doc.design().spec.clone()),
+            source,
+            diff_gain: gain,
+            assets_dir: self.assets_dir.clone(),
+        });
+        self.state.preview.requested = Some(key);
+        self.requested_gain = gain;
+    }
+
+    /// Seeks the selected clip to frame `i` (the middle of the frame, so rounding never lands on
+    /// its neighbour).
+    fn seek_frame(&mut self, i: usize) {
+        let Some(e) = self.state.selected_entry() else {
+            return;
+        };
+        let Some(fps) = e.fps().map(|f| f.to_f64()).filter(|f| *f > 0.0) else {
+            return;
+        };
+        let last = crate::ui::timeline::clip_frames(&self.state).map_or(i, |n| n.saturating_sub(1));
+        let t = (i.min(last) as f64 + 0.5) / fps;
+        self.seek(t);
+    }
+
+    fn seek(&mut self, t: f64) {
+        self.seeks += 1;
+        if let Some((_, p)) = &self.player {
+            p.seek(t);
+        }
+        self.state.playback.position_secs = t;
+        self.pending_seek = Some((t, Instant::now()));
+    }
+
+    fn pause(&mut self) {
+        self.state.playback.playing = false;
+        if let Some((_, p)) = &self.player {
+            p.pause();
         }
     }
 
@@ -270,13 +615,126 @@ impl TriggerLabApp {
             self.state.status.audio = status.to_string();
             self.audio_probe = None;
         }
-        if let Some(rx) = &self.dialog
+        if let Some((purpose, rx)) = &self.dialog
             && let Ok(picked) = rx.try_recv()
         {
+            let purpose = *purpose;
             self.dialog = None;
-            match picked {
-                Some(path) => self.open_video(path),
-                None => self.state.info("no file chosen"),
+            match (picked, purpose) {
+                (None, _) => self.state.info("no file chosen"),
+                (Some(path), DialogPurpose::Video) => self.open_video(path),
+                (Some(path), DialogPurpose::OpenProject) => {
+                    self.run_command(UiCommand::OpenProject(path))
+                }
+                (Some(path), DialogPurpose::SaveProjectAs) => self.save_project(path),
+                (Some(path), DialogPurpose::LoadSpec) => {
+                    match project::load_spec_job(path, self.repaint.clone()) {
+                        Ok(job) => self.spec_load = Some(job),
+                        Err(e) => self.state.error(format!("could not start loading: {e}")),
+                    }
+                }
+                (Some(path), DialogPurpose::SaveSpec) => {
+                    match project::spec_text(&self.state.doc.design().spec, &path) {
+                        Ok(text) => match project::write_text_job(path, text, self.repaint.clone())
+                        {
+                            Ok(job) => self.writes.push(job),
+                            Err(e) => self.state.error(format!("could not start saving: {e}")),
+                        },
+                        Err(e) => self.state.error(e),
+                    }
+                }
+            }
+        }
+        if let Some(job) = &self.compute_probe
+            && let Some(line) = job.try_recv()
+        {
+            self.state.status.compute = line;
+            self.compute_probe = None;
+        }
+        if let Some(job) = &self.spec_load
+            && let Some(r) = job.try_recv()
+        {
+            self.spec_load = None;
+            match r {
+                Ok((spec, base)) => {
+                    self.assets_dir = base;
+                    self.design(DesignCommand::SetSpec(spec));
+                    self.state.info("spec loaded");
+                }
+                Err(e) => self.state.error(e),
+            }
+        }
+        let mut finished = Vec::new();
+        for (k, job) in self.writes.iter().enumerate() {
+            let done = job.worker_done();
+            match job.try_recv() {
+                Some(r) => finished.push((k, Some(r))),
+                None if done => finished.push((k, None)),
+                None => {}
+            }
+        }
+        for (k, r) in finished.into_iter().rev() {
+            self.writes.remove(k);
+            match r {
+                Some(Ok(p)) => self.state.info(format!("saved {}", p.display())),
+                Some(Err(e)) => self.state.error(e),
+                None => {}
+            }
+        }
+        let mut events = Vec::new();
+        for (k, job) in self.project_jobs.iter().enumerate() {
+            let done = job.worker_done();
+            match job.try_recv() {
+                Some(ev) => events.push((k, Some(ev))),
+                None if done => events.push((k, None)),
+                None => {}
+            }
+        }
+        for (k, ev) in events.into_iter().rev() {
+            self.project_jobs.remove(k);
+            match ev {
+                Some(ProjectEvent::Opened(path, design)) => {
+                    self.apply_project(path.clone(), *design);
+                    self.state.info(format!("opened {}", path.display()));
+                }
+                Some(ProjectEvent::Saved { path, autosave }) => {
+                    if autosave {
+                        self.autosave.in_flight = false;
+                    } else {
+                        self.state.doc.mark_saved();
+                        self.state.project.path = Some(path.clone());
+                        self.state.info(format!("saved {}", path.display()));
+                        self.remember_recent(path);
+                    }
+                }
+                Some(ProjectEvent::Failed(e)) => {
+                    self.autosave.in_flight = false;
+                    self.state.error(e);
+                }
+                None => self.autosave.in_flight = false,
+            }
+        }
+        if let Some(w) = &self.preview {
+            while let Some(ev) = w.try_recv() {
+                match ev {
+                    PreviewEvent::Frame { key, result } => match result {
+                        Ok(p) => {
+                            let pv = &mut self.state.preview;
+                            if pv.error.as_ref().is_some_and(|(k, _)| {
+                                k.clip == key.clip && k.revision <= key.revision
+                            }) {
+                                pv.error = None;
+                            }
+                            pv.latest = Some((key, p));
+                        }
+                        Err(e) => self.state.preview.error = Some((key, e)),
+                    },
+                    PreviewEvent::Clip {
+                        clip,
+                        revision,
+                        stealth,
+                    } => self.state.preview.clip_stealth = Some((clip, revision, stealth)),
+                }
             }
         }
         while Instant::now() < deadline {
@@ -398,7 +856,9 @@ impl TriggerLabApp {
             }
             Err(e) => entry.load = LoadState::Failed(e),
         }
-        if self.state.selected.is_none() {
+        if self.pending_select.is_some() {
+            self.try_pending_select();
+        } else if self.state.selected.is_none() {
             self.state.select(idx);
         }
     }
@@ -482,8 +942,32 @@ impl TriggerLabApp {
         if let Some((pid, p)) = &self.player
             && *pid == id
         {
-            self.state.playback.position_secs = p.position_secs();
+            let clock = p.position_secs();
+            match self.pending_seek {
+                // Until the sink has flushed, the clock still says where it was: show the target.
+                Some((t, at))
+                    if (clock - t).abs() > 0.25 && at.elapsed() < Duration::from_secs(1) =>
+                {
+                    self.state.playback.position_secs = t;
+                }
+                _ => {
+                    self.pending_seek = None;
+                    self.state.playback.position_secs = clock;
+                }
+            }
             self.state.playback.playing = p.is_playing();
+        }
+        // `--frame` or a project's cursor: go there, paused, once the clip can show it.
+        if let Some(f) = self.pending_frame
+            && self
+                .state
+                .selected_entry()
+                .is_some_and(|e| e.load == LoadState::Ready)
+            && self.player.as_ref().is_some_and(|(pid, _)| *pid == id)
+        {
+            self.pending_frame = None;
+            self.pause();
+            self.seek_frame(f);
         }
         self.pull_stream_frames();
     }
@@ -614,9 +1098,89 @@ impl TriggerLabApp {
 
     fn run_commands(&mut self) {
         for cmd in std::mem::take(&mut self.state.commands) {
+            self.run_command(cmd);
+        }
+    }
+
+    fn run_command(&mut self, cmd: UiCommand) {
+        {
             let player = self.player.as_ref().map(|p| &p.1);
             match cmd {
-                UiCommand::OpenVideoDialog => self.open_dialog(),
+                UiCommand::Design(c) => self.design(c),
+                UiCommand::Undo => {
+                    if !self.state.doc.undo() {
+                        self.state.info("nothing to undo");
+                    }
+                    self.state.edit_error = None;
+                }
+                UiCommand::Redo => {
+                    if !self.state.doc.redo() {
+                        self.state.info("nothing to redo");
+                    }
+                    self.state.edit_error = None;
+                }
+                UiCommand::NewProject => {
+                    self.state.doc.replace(Design::default());
+                    self.state.project.path = None;
+                    self.assets_dir = PathBuf::from(".");
+                    self.state.info("new project");
+                }
+                UiCommand::OpenProjectDialog => self.open_dialog(DialogPurpose::OpenProject),
+                UiCommand::OpenProject(path) => {
+                    match project::open_project(path, self.repaint.clone()) {
+                        Ok(job) => self.project_jobs.push(job),
+                        Err(e) => self.state.error(format!("could not start opening: {e}")),
+                    }
+                }
+                UiCommand::SaveProject => match self.state.project.path.clone() {
+                    Some(p) => self.save_project(p),
+                    None => self.open_dialog(DialogPurpose::SaveProjectAs),
+                },
+                UiCommand::SaveProjectAs => self.open_dialog(DialogPurpose::SaveProjectAs),
+                UiCommand::RestoreAutosave(yes) => {
+                    if let Some(p) = self.state.project.restore_offer.take()
+                        && yes
+                    {
+                        match project::open_project(p, self.repaint.clone()) {
+                            Ok(job) => self.project_jobs.push(job),
+                            Err(e) => self.state.error(format!("could not start opening: {e}")),
+                        }
+                    }
+                }
+                UiCommand::CopySpecToml => match toml::to_string(&self.state.doc.design().spec) {
+                    Ok(text) => {
+                        self.ctx.copy_text(text);
+                        self.state.info("spec copied as TOML");
+                    }
+                    Err(e) => self
+                        .state
+                        .error(format!("cannot write the spec as TOML: {e}")),
+                },
+                UiCommand::SaveSpecDialog => self.open_dialog(DialogPurpose::SaveSpec),
+                UiCommand::LoadSpecDialog => self.open_dialog(DialogPurpose::LoadSpec),
+                UiCommand::UseInExperiment => {
+                    let ex = &mut self.state.experiments;
+                    match crate::core::design::experiment_with_attack(
+                        &ex.spec_text,
+                        &self.state.doc.design().spec,
+                    ) {
+                        Ok(text) => {
+                            ex.spec_text = text;
+                            ex.spec_error = None;
+                            self.state.tab = crate::ui::Tab::Experiments;
+                            self.state
+                                .info("the experiment's attack is now the design's");
+                        }
+                        Err(e) => self.state.error(format!("use in experiment: {e}")),
+                    }
+                }
+                UiCommand::Step(d) => {
+                    self.pause();
+                    let i = self.state.current_frame_index().unwrap_or(0) as i64;
+                    self.seek_frame((i + d).max(0) as usize);
+                }
+                UiCommand::SeekFrame(i) => self.seek_frame(i),
+                UiCommand::OpenVideoDialog => self.open_dialog(DialogPurpose::Video),
                 UiCommand::OpenVideo(path) => self.open_video(path),
                 UiCommand::Play => {
                     self.state.playback.playing = true;
@@ -630,13 +1194,7 @@ impl TriggerLabApp {
                         p.pause();
                     }
                 }
-                UiCommand::Seek(t) => {
-                    self.seeks += 1;
-                    if let Some(p) = player {
-                        p.seek(t);
-                    }
-                    self.state.playback.position_secs = t;
-                }
+                UiCommand::Seek(t) => self.seek(t),
                 UiCommand::SetLooping(on) => {
                     self.state.playback.looping = on;
                     if let Some(p) = player {
@@ -761,10 +1319,35 @@ impl eframe::App for TriggerLabApp {
         if !matches!(self.screenshot, ScreenshotState::Saving(..)) {
             self.sync_playback();
         }
+        self.request_preview();
         crate::ui::studio_ui(&mut self.state, ui);
         // A command (seek, select, pause) changes what the panels show: draw once more.
         let commanded = !self.state.commands.is_empty();
         self.run_commands();
+        // A released pointer ends a slider drag: the next edit is a new undo step.
+        if !ctx.input(|i| i.pointer.any_down()) {
+            self.state.doc.end_gesture();
+        }
+        self.request_preview();
+        self.autosave_tick();
+        let title = format!(
+            "TriggerLab — {}{}",
+            self.state
+                .project
+                .path
+                .as_ref()
+                .and_then(|p| p.file_name())
+                .map_or_else(|| "untitled".into(), |n| n.to_string_lossy().into_owned()),
+            if self.state.doc.edited_since_save() {
+                " •"
+            } else {
+                ""
+            }
+        );
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
         // Draw only when something new is to be shown: the next video frame's time while
         // playing, events left over from the drain budget, and otherwise whatever wakes us
         // (input, a worker's send, a training run at most ~4 times a second).
@@ -775,6 +1358,29 @@ impl eframe::App for TriggerLabApp {
         }
         self.scripted_exit(&ctx);
     }
+
+    fn on_exit(&mut self) {
+        // The last autosave, then mark the session as ended cleanly (nothing will be offered).
+        if self.state.doc.dirty() || self.autosave.written.is_some() {
+            let path = project::autosave_path(&self.autosave.dir);
+            if let Err(e) = project::write_project(&path, self.state.doc.design()) {
+                tracing::warn!("autosave on exit: {e}");
+            }
+        }
+        project::end_session(&self.autosave.dir);
+    }
+}
+
+/// The recent projects, newest first (one path per line; a missing file is an empty list).
+fn read_recent(dir: &std::path::Path) -> Vec<PathBuf> {
+    std::fs::read_to_string(dir.join("recent.txt"))
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Writes a screenshot and its JSON description (on a worker thread).

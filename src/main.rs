@@ -39,6 +39,44 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
+    let attack = match &cli.studio.attack {
+        None => None,
+        Some(arg) => match triggerlab::cli::apply::load_spec(arg) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("triggerlab: --attack: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let view = match cli.studio.view.as_deref() {
+        None => None,
+        Some(v) => match triggerlab::core::design::ViewMode::parse(v) {
+            Some(m) => Some(m),
+            None => {
+                eprintln!(
+                    "triggerlab: --view: `{v}` is not a view; one of clean, poisoned, difference, side-by-side, wipe"
+                );
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let project = match cli.studio.project {
+        None => None,
+        Some(p) => match triggerlab::jobs::project::read_project(&p) {
+            Ok(d) => Some((p, d)),
+            Err(e) => {
+                eprintln!("triggerlab: --project: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    if let Some(p) = &cli.studio.open
+        && !p.is_file()
+    {
+        eprintln!("triggerlab: --open: {}: no such file", p.display());
+        return ExitCode::FAILURE;
+    }
     let opts = StudioOptions {
         exit_after_frames: cli.studio.exit_after_frames,
         screenshots: cli.studio.screenshot,
@@ -46,6 +84,11 @@ fn main() -> ExitCode {
         library: None,
         open: cli.studio.open,
         experiment,
+        attack,
+        view,
+        frame: cli.studio.frame,
+        project,
+        autosave_dir: None,
     };
     match run(opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,6 +47,18 @@ pub struct StudioArgs {
     /// window waits for the run to end).
     #[arg(long, value_name = "EXP.toml")]
     pub experiment: Option<PathBuf>,
+    /// Start the design with this attack spec (TOML or JSON file, or inline JSON).
+    #[arg(long, value_name = "SPEC")]
+    pub attack: Option<String>,
+    /// The canvas view: clean, poisoned, difference, side-by-side or wipe.
+    #[arg(long, value_name = "MODE")]
+    pub view: Option<String>,
+    /// Open paused at this frame of the clip.
+    #[arg(long, value_name = "N")]
+    pub frame: Option<usize>,
+    /// Open this project (*.tlab.json).
+    #[arg(long, value_name = "FILE")]
+    pub project: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

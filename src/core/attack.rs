@@ -246,6 +246,146 @@ pub struct Poisoned {
     pub audio: Option<MixReport>,
 }
 
+/// An attack prepared for clips of one shape (frame count and size): the trigger's patch,
+/// pattern, warp grid or DCT deltas and the frame selection are computed once, then applied
+/// frame by frame. The studio's preview, `apply`, the poisoner and the trainer all go through
+/// this, so there is one code path.
+#[derive(Clone, Debug)]
+pub struct PreparedAttack {
+    frames: usize,
+    width: usize,
+    height: usize,
+    selected: Vec<usize>,
+    /// For each frame, its position among the selected frames.
+    ordinal: Vec<Option<usize>>,
+    visual: Option<super::trigger::Prepared>,
+    /// TDBA: the weight of each selected frame.
+    weights: Option<Vec<f64>>,
+    /// Frame-lag triggers: the clean frame each output frame shows.
+    sources: Option<Vec<usize>>,
+}
+
+impl PreparedAttack {
+    /// Prepares `spec` for clips of `frames` frames of `width`×`height`. Errors name the field.
+    pub fn new(
+        spec: &AttackSpec,
+        frames: usize,
+        width: usize,
+        height: usize,
+        assets: &dyn AssetLoader,
+    ) -> Result<PreparedAttack, SpecError> {
+        spec.validate()?;
+        if frames == 0 {
+            return Err(SpecError::new("input", "the clip has no frames"));
+        }
+        let selected = spec
+            .temporal
+            .frames
+            .select(frames, spec.seed, "temporal.frames")?;
+        let mut ordinal = vec![None; frames];
+        for (o, &i) in selected.iter().enumerate() {
+            ordinal[i] = Some(o);
+        }
+        let (mut weights, mut sources) = (None, None);
+        let visual = match &spec.visual {
+            None => None,
+            Some(v) => {
+                let p = v.prepare("visual", width, height, &spec.temporal, spec.seed, assets)?;
+                match p.clip_level() {
+                    ClipLevel::Lag(mode) => sources = Some(lag_sources(mode, frames, &selected)?),
+                    ClipLevel::Tdba => weights = p.tdba_profile(selected.len())?,
+                    ClipLevel::PerFrame => {}
+                }
+                Some(p)
+            }
+        };
+        Ok(PreparedAttack {
+            frames,
+            width,
+            height,
+            selected,
+            ordinal,
+            visual,
+            weights,
+            sources,
+        })
+    }
+
+    /// The shape this was prepared for: (frames, width, height).
+    pub fn shape(&self) -> (usize, usize, usize) {
+        (self.frames, self.width, self.height)
+    }
+
+    /// The triggered frames, ascending.
+    pub fn selected(&self) -> &[usize] {
+        &self.selected
+    }
+
+    pub fn is_triggered(&self, index: usize) -> bool {
+        self.ordinal.get(index).is_some_and(Option::is_some)
+    }
+
+    /// The clean frame whose pixels frame `index` starts from: itself, except under a frame-lag
+    /// trigger, which shows an earlier (or a repeated) frame instead.
+    pub fn source_of(&self, index: usize) -> usize {
+        self.sources
+            .as_ref()
+            .and_then(|s| s.get(index).copied())
+            .unwrap_or(index)
+    }
+
+    /// Whether frame `index`'s pixels are computed (not only taken from [`Self::source_of`]).
+    pub fn changes_pixels(&self, index: usize) -> bool {
+        self.visual.is_some() && self.sources.is_none() && self.is_triggered(index)
+    }
+
+    /// The frame context a dynamic trigger sees on frame `index` (`None`: not triggered).
+    pub fn frame_ctx(&self, index: usize) -> Option<FrameCtx> {
+        let ordinal = (*self.ordinal.get(index)?)?;
+        Some(FrameCtx {
+            index,
+            ordinal,
+            count: self.selected.len(),
+        })
+    }
+
+    /// The prepared visual trigger (e.g. for a GPU preview of the same parameters).
+    pub fn visual(&self) -> Option<&super::trigger::Prepared> {
+        self.visual.as_ref()
+    }
+
+    /// Applies frame `index`'s trigger in place to `px`, the RGB pixels of frame
+    /// [`Self::source_of`]`(index)`. Frames that are not triggered are left as they are.
+    pub fn apply_frame(
+        &self,
+        index: usize,
+        px: &mut [u8],
+        scratch: &mut Scratch,
+    ) -> Result<(), String> {
+        if px.len() != self.width * self.height * 3 {
+            return Err(format!(
+                "frame {index} has {} bytes, not the {}×{}×3 this attack was prepared for",
+                px.len(),
+                self.width,
+                self.height
+            ));
+        }
+        let (Some(visual), Some(ctx)) = (&self.visual, self.frame_ctx(index)) else {
+            return Ok(());
+        };
+        if self.sources.is_some() {
+            return Ok(());
+        }
+        match &self.weights {
+            Some(w) => {
+                visual.apply_tdba(px, w[ctx.ordinal]);
+                Ok(())
+            }
+            None => visual.apply_frame(px, &ctx, scratch),
+        }
+    }
+}
+
 /// Applies `spec` to `clip`. Frames that are not triggered are shared with the input, not copied.
 pub fn apply_clip(
     spec: &AttackSpec,
@@ -257,55 +397,37 @@ pub fn apply_clip(
     if n == 0 {
         return Err(SpecError::new("input", "the clip has no frames").into());
     }
-    let selected = spec
-        .temporal
-        .frames
-        .select(n, spec.seed, "temporal.frames")?;
+    let (w, h) = clip
+        .size()
+        .map(|(w, h)| (w as usize, h as usize))
+        .unwrap_or((0, 0));
+    let prepared = if spec.visual.is_some() {
+        PreparedAttack::new(spec, n, w, h, assets)?
+    } else {
+        // Audio only: the frame size does not matter.
+        PreparedAttack::new(spec, n, w.max(1), h.max(1), assets)?
+    };
     let mut frames: Vec<Frame> = clip.frames().to_vec();
-    if let Some(visual) = &spec.visual {
-        let (w, h) = clip
-            .size()
-            .map(|(w, h)| (w as usize, h as usize))
-            .unwrap_or((0, 0));
-        let prepared = visual.prepare("visual", w, h, &spec.temporal, spec.seed, assets)?;
-        match prepared.clip_level() {
-            ClipLevel::Lag(mode) => {
-                let src = lag_sources(mode, n, &selected)?;
-                frames = src.iter().map(|&s| clip.frames()[s].clone()).collect();
-            }
-            level => {
-                let weights = match level {
-                    ClipLevel::Tdba => prepared.tdba_profile(selected.len())?,
-                    _ => None,
-                };
-                let count = selected.len();
-                let done: Vec<(usize, Frame)> = selected
-                    .par_iter()
-                    .enumerate()
-                    .map_init(Scratch::default, |scratch, (ordinal, &index)| {
-                        let src = &clip.frames()[index];
-                        let mut px = src.rgb().to_vec();
-                        match &weights {
-                            Some(wt) => prepared.apply_tdba(&mut px, wt[ordinal]),
-                            None => prepared.apply_frame(
-                                &mut px,
-                                &FrameCtx {
-                                    index,
-                                    ordinal,
-                                    count,
-                                },
-                                scratch,
-                            )?,
-                        }
-                        let f =
-                            Frame::new(src.width(), src.height(), px).map_err(|e| e.to_string())?;
-                        Ok((index, f))
-                    })
-                    .collect::<Result<_, String>>()
-                    .map_err(ApplyError::Frame)?;
-                for (i, f) in done {
-                    frames[i] = f;
-                }
+    if spec.visual.is_some() {
+        if prepared.sources.is_some() {
+            frames = (0..n)
+                .map(|i| clip.frames()[prepared.source_of(i)].clone())
+                .collect();
+        } else {
+            let done: Vec<(usize, Frame)> = prepared
+                .selected()
+                .par_iter()
+                .map_init(Scratch::default, |scratch, &index| {
+                    let src = &clip.frames()[index];
+                    let mut px = src.rgb().to_vec();
+                    prepared.apply_frame(index, &mut px, scratch)?;
+                    let f = Frame::new(src.width(), src.height(), px).map_err(|e| e.to_string())?;
+                    Ok((index, f))
+                })
+                .collect::<Result<_, String>>()
+                .map_err(ApplyError::Frame)?;
+            for (i, f) in done {
+                frames[i] = f;
             }
         }
     }
@@ -326,7 +448,7 @@ pub fn apply_clip(
     let out = Clip::new(frames, clip.fps(), audio).map_err(|e| ApplyError::Frame(e.to_string()))?;
     Ok(Poisoned {
         clip: out,
-        selected,
+        selected: prepared.selected,
         audio: report,
     })
 }
@@ -338,32 +460,21 @@ pub fn apply_image(
     assets: &dyn AssetLoader,
 ) -> Result<Frame, ApplyError> {
     spec.validate()?;
-    let visual = spec
-        .visual
-        .as_ref()
-        .ok_or_else(|| SpecError::new("visual", "an image needs a visual trigger"))?;
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let prepared = visual.prepare("visual", w, h, &TemporalSpec::default(), spec.seed, assets)?;
-    let mut px = image.rgb().to_vec();
-    match prepared.clip_level() {
-        ClipLevel::Tdba => {
-            let wt = prepared.tdba_profile(1)?.unwrap_or_default();
-            prepared.apply_tdba(&mut px, wt.first().copied().unwrap_or(0.0));
-        }
-        // Frame 0 frozen or dropped in a one-frame clip is frame 0.
-        ClipLevel::Lag(_) => {}
-        ClipLevel::PerFrame => prepared
-            .apply_frame(
-                &mut px,
-                &FrameCtx {
-                    index: 0,
-                    ordinal: 0,
-                    count: 1,
-                },
-                &mut Scratch::default(),
-            )
-            .map_err(ApplyError::Frame)?,
+    if spec.visual.is_none() {
+        return Err(SpecError::new("visual", "an image needs a visual trigger").into());
     }
+    let still = AttackSpec {
+        temporal: TemporalSpec::default(),
+        audio: None,
+        ..spec.clone()
+    };
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let prepared = PreparedAttack::new(&still, 1, w, h, assets)?;
+    let mut px = image.rgb().to_vec();
+    // Frame 0 frozen or dropped in a one-frame clip is frame 0 (frame-lag changes nothing).
+    prepared
+        .apply_frame(0, &mut px, &mut Scratch::default())
+        .map_err(ApplyError::Frame)?;
     Frame::new(image.width(), image.height(), px).map_err(|e| ApplyError::Frame(e.to_string()))
 }
 

@@ -7,6 +7,8 @@
 pub mod experiment;
 pub mod load;
 pub mod player;
+pub mod preview;
+pub mod project;
 pub mod stream;
 
 use std::collections::VecDeque;

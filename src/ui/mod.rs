@@ -7,6 +7,7 @@ pub mod experiment_state;
 pub mod experiments;
 pub mod inspector;
 pub mod library;
+pub mod params;
 pub mod state;
 pub mod status;
 pub mod timeline;
@@ -26,14 +27,17 @@ pub fn coming_ui(ui: &mut egui::Ui, what: &str) {
 /// Lays out the whole studio: tabs on top, status bar and timeline at the bottom, library left,
 /// inspector right, canvas in the middle (or the Experiments tab).
 pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    shortcuts(state, ui.ctx());
     egui::Panel::top("tabs").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.strong("TriggerLab");
+            menus_ui(state, ui);
             ui.separator();
             ui.selectable_value(&mut state.tab, Tab::Studio, "Studio");
             ui.selectable_value(&mut state.tab, Tab::Experiments, "Experiments");
         });
     });
+    restore_offer_ui(state, ui.ctx());
     egui::Panel::bottom("status").show(ui, |ui| status::status_ui(state, ui));
     match state.tab {
         Tab::Studio => {
@@ -53,4 +57,102 @@ pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             egui::CentralPanel::default().show(ui, |ui| experiments::experiments_ui(state, ui));
         }
     }
+}
+
+/// Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y, Ctrl+S / Ctrl+Shift+S, Ctrl+O.
+fn shortcuts(state: &mut StudioState, ctx: &egui::Context) {
+    use egui::{Key, KeyboardShortcut, Modifiers};
+    let cmd_shift = Modifiers::COMMAND | Modifiers::SHIFT;
+    // The shifted forms first: a plain Ctrl+Z pattern also matches Ctrl+Shift+Z.
+    let pressed = |m, k| ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)));
+    if pressed(cmd_shift, Key::Z) || pressed(Modifiers::COMMAND, Key::Y) {
+        state.commands.push(UiCommand::Redo);
+    } else if pressed(Modifiers::COMMAND, Key::Z) {
+        state.commands.push(UiCommand::Undo);
+    }
+    if pressed(cmd_shift, Key::S) {
+        state.commands.push(UiCommand::SaveProjectAs);
+    } else if pressed(Modifiers::COMMAND, Key::S) {
+        state.commands.push(UiCommand::SaveProject);
+    }
+    if pressed(Modifiers::COMMAND, Key::O) {
+        state.commands.push(UiCommand::OpenProjectDialog);
+    }
+}
+
+fn menus_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    ui.menu_button("File", |ui| {
+        if ui.button("New project").clicked() {
+            state.commands.push(UiCommand::NewProject);
+        }
+        if ui.button("Open project…  Ctrl+O").clicked() {
+            state.commands.push(UiCommand::OpenProjectDialog);
+        }
+        ui.menu_button("Open recent", |ui| {
+            if state.project.recent.is_empty() {
+                ui.label(egui::RichText::new("none yet").weak());
+            }
+            for p in state.project.recent.clone() {
+                if ui.button(p.display().to_string()).clicked() {
+                    state.commands.push(UiCommand::OpenProject(p));
+                }
+            }
+        });
+        if ui.button("Save  Ctrl+S").clicked() {
+            state.commands.push(UiCommand::SaveProject);
+        }
+        if ui.button("Save as…  Ctrl+Shift+S").clicked() {
+            state.commands.push(UiCommand::SaveProjectAs);
+        }
+        ui.separator();
+        if ui.button("Open video…").clicked() {
+            state.commands.push(UiCommand::OpenVideoDialog);
+        }
+        if ui.button("Load spec…").clicked() {
+            state.commands.push(UiCommand::LoadSpecDialog);
+        }
+        if ui.button("Save spec…").clicked() {
+            state.commands.push(UiCommand::SaveSpecDialog);
+        }
+    });
+    ui.menu_button("Edit", |ui| {
+        if ui
+            .add_enabled(state.doc.can_undo(), egui::Button::new("Undo  Ctrl+Z"))
+            .clicked()
+        {
+            state.commands.push(UiCommand::Undo);
+        }
+        if ui
+            .add_enabled(
+                state.doc.can_redo(),
+                egui::Button::new("Redo  Ctrl+Shift+Z"),
+            )
+            .clicked()
+        {
+            state.commands.push(UiCommand::Redo);
+        }
+    });
+}
+
+/// After a crash: offer the autosave of the last session.
+fn restore_offer_ui(state: &mut StudioState, ctx: &egui::Context) {
+    let Some(path) = state.project.restore_offer.clone() else {
+        return;
+    };
+    egui::Window::new("Restore unsaved work?")
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |ui| {
+            ui.label("The last session did not exit cleanly. Its autosave is here:");
+            ui.monospace(path.display().to_string());
+            ui.horizontal(|ui| {
+                if ui.button("Restore").clicked() {
+                    state.commands.push(UiCommand::RestoreAutosave(true));
+                }
+                if ui.button("Discard").clicked() {
+                    state.commands.push(UiCommand::RestoreAutosave(false));
+                }
+            });
+        });
 }

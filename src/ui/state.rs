@@ -1,6 +1,8 @@
 //! What the studio shows and edits, separate from how it is drawn.
 
-use crate::core::{Clip, Frame};
+use crate::core::design::{DesignCommand, Document};
+use crate::core::{Clip, Frame, SpecError};
+use crate::jobs::preview::{ClipStealth, PreviewFrame, PreviewKey};
 use crate::media::probe::MediaInfo;
 use std::path::PathBuf;
 
@@ -57,6 +59,19 @@ pub struct ClipEntry {
 }
 
 impl ClipEntry {
+    /// What the design document calls this clip.
+    pub fn clip_ref(&self) -> crate::core::design::ClipRef {
+        use crate::core::design::ClipRef;
+        match &self.source {
+            ClipSource::Demo => ClipRef::Demo,
+            ClipSource::Synth { class, index } => ClipRef::Synth {
+                class: class.clone(),
+                index: *index,
+            },
+            ClipSource::File(p) => ClipRef::File { path: p.clone() },
+        }
+    }
+
     pub fn duration_secs(&self) -> f64 {
         match (&self.clip, &self.stream) {
             (Some(c), _) => c.duration().to_f64(),
@@ -82,13 +97,34 @@ impl ClipEntry {
 }
 
 /// Requests from panels to the app, carried out after drawing.
+// A handful are sent per frame; boxing the design variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum UiCommand {
+    /// An edit of the design document (applied by `Document::apply`, the one place that does).
+    Design(DesignCommand),
+    Undo,
+    Redo,
+    NewProject,
+    OpenProjectDialog,
+    OpenProject(PathBuf),
+    SaveProject,
+    SaveProjectAs,
+    /// Accept or decline the autosave of a session that did not exit cleanly.
+    RestoreAutosave(bool),
+    CopySpecToml,
+    SaveSpecDialog,
+    LoadSpecDialog,
+    /// Put the design's attack into the Experiments tab's spec.
+    UseInExperiment,
     OpenVideoDialog,
     OpenVideo(PathBuf),
     Play,
     Pause,
     Seek(f64),
+    /// Move the playhead by this many frames (paused), or to a frame.
+    Step(i64),
+    SeekFrame(usize),
     SetLooping(bool),
     SetVolume(f32),
     /// Parse `experiments.spec_text` and start the run on a worker thread.
@@ -123,8 +159,47 @@ pub struct Playback {
     pub volume: f32,
 }
 
+/// What the preview worker last sent, and the canvas textures made from it.
+#[derive(Default)]
+pub struct PreviewView {
+    /// The latest successful preview (shown until a newer one arrives, so a slider drag never
+    /// blanks the canvas and a refused value keeps the last valid design on screen).
+    pub latest: Option<(PreviewKey, Box<PreviewFrame>)>,
+    /// Core's refusal of the current revision for this clip.
+    pub error: Option<(PreviewKey, SpecError)>,
+    /// The key last asked of the worker.
+    pub requested: Option<PreviewKey>,
+    pub clip_stealth: Option<(u32, u64, ClipStealth)>,
+    pub(crate) textures: std::collections::HashMap<&'static str, (u64, egui::TextureHandle)>,
+}
+
+impl PreviewView {
+    /// The preview of exactly this key, if it has arrived.
+    pub fn exact(&self, key: PreviewKey) -> Option<&PreviewFrame> {
+        self.latest
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, p)| p.as_ref())
+    }
+}
+
+/// A project file's place and the recent ones.
+#[derive(Default)]
+pub struct ProjectInfo {
+    pub path: Option<PathBuf>,
+    pub recent: Vec<PathBuf>,
+    /// An autosave from a session that crashed, offered for restore.
+    pub restore_offer: Option<PathBuf>,
+}
+
 pub struct StudioState {
     pub tab: Tab,
+    /// The design document: what the user made. Panels read it and send [`UiCommand::Design`].
+    pub doc: Document,
+    pub preview: PreviewView,
+    /// The last edit core refused (shown under its field until the next accepted edit).
+    pub edit_error: Option<SpecError>,
+    pub project: ProjectInfo,
     pub clips: Vec<ClipEntry>,
     pub selected: Option<usize>,
     pub playback: Playback,
@@ -142,6 +217,10 @@ impl StudioState {
     pub fn new(canvas_backend: CanvasBackend) -> Self {
         StudioState {
             tab: Tab::Studio,
+            doc: Document::default(),
+            preview: PreviewView::default(),
+            edit_error: None,
+            project: ProjectInfo::default(),
             clips: Vec::new(),
             selected: None,
             playback: Playback {
@@ -182,6 +261,9 @@ impl StudioState {
         if idx < self.clips.len() && self.selected != Some(idx) {
             self.selected = Some(idx);
             self.playback.position_secs = 0.0;
+            let id = self.clips[idx].clip_ref().id();
+            self.commands
+                .push(UiCommand::Design(DesignCommand::Select(Some(id))));
         }
     }
 
@@ -219,6 +301,29 @@ impl StudioState {
             Some(_) => None,
             None => e.shown.as_ref().map(|_| i),
         }
+    }
+
+    /// The key the canvas wants on screen now: the selected clip's frame at the playhead under
+    /// the current revision.
+    pub fn preview_key(&self) -> Option<PreviewKey> {
+        Some(PreviewKey {
+            clip: self.selected_entry()?.id,
+            frame: self.current_frame_index()?,
+            revision: self.doc.revision(),
+        })
+    }
+
+    /// Core's objections to the design: the last refused edit, and the preview's refusal of the
+    /// current revision for the selected clip.
+    pub fn spec_errors(&self) -> Vec<SpecError> {
+        let mut v: Vec<SpecError> = self.edit_error.iter().cloned().collect();
+        if let Some((k, e)) = &self.preview.error
+            && k.revision == self.doc.revision()
+            && Some(k.clip) == self.selected_entry().map(|e| e.id)
+        {
+            v.push(e.clone());
+        }
+        v
     }
 
     pub fn info(&mut self, msg: impl Into<String>) {

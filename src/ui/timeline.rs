@@ -1,8 +1,199 @@
-//! Timeline: transport (play/pause, loop, volume), a scrubber in seconds, and the audio
-//! waveform with a playhead.
+//! Timeline: transport (play/pause, step, loop, volume), a scrubber in seconds, the frame strip
+//! with the triggered frames marked (and, for a dynamic trigger, what changes per frame), and
+//! the audio waveform with a playhead. Keys: Space, ←/→ (a frame), Shift+←/→ (a second),
+//! Home/End.
 
 use super::{StudioState, UiCommand};
+use crate::core::placement::{Mode, Variation};
 use egui_plot::{FilledArea, Plot, VLine};
+
+/// Frames of the selected clip (in memory, or as the probe counted them for a file).
+pub fn clip_frames(state: &StudioState) -> Option<usize> {
+    let e = state.selected_entry()?;
+    match (&e.clip, &e.info, e.fps()) {
+        (Some(c), _, _) => Some(c.frames().len()),
+        (None, Some(i), _) => Some(i.frames as usize),
+        (None, None, Some(fps)) => Some((e.duration_secs() * fps.to_f64()).round() as usize),
+        _ => None,
+    }
+}
+
+/// Space, arrows, Home/End, when no text field has the keyboard.
+fn keys(state: &mut StudioState, ui: &egui::Ui, frames: Option<usize>) {
+    if ui.ctx().egui_wants_keyboard_input() {
+        return;
+    }
+    let (space, left, right, shift, home, end) = ui.input(|i| {
+        (
+            i.key_pressed(egui::Key::Space),
+            i.key_pressed(egui::Key::ArrowLeft),
+            i.key_pressed(egui::Key::ArrowRight),
+            i.modifiers.shift,
+            i.key_pressed(egui::Key::Home),
+            i.key_pressed(egui::Key::End),
+        )
+    });
+    if space {
+        state.commands.push(if state.playback.playing {
+            UiCommand::Pause
+        } else {
+            UiCommand::Play
+        });
+    }
+    let t = state.playback.position_secs;
+    if left {
+        state.commands.push(if shift {
+            UiCommand::Seek((t - 1.0).max(0.0))
+        } else {
+            UiCommand::Step(-1)
+        });
+    }
+    if right {
+        state.commands.push(if shift {
+            UiCommand::Seek(t + 1.0)
+        } else {
+            UiCommand::Step(1)
+        });
+    }
+    if home {
+        state.commands.push(UiCommand::SeekFrame(0));
+    }
+    if end && let Some(n) = frames {
+        state
+            .commands
+            .push(UiCommand::SeekFrame(n.saturating_sub(1)));
+    }
+}
+
+/// What a dynamic trigger varies on the `ordinal`-th of `count` triggered frames, as 0..1 for
+/// the strip (continuous schedules by value, seeded ones by a hash of the seed and frame).
+fn variation_value(v: &Variation, seed: u64, index: usize, ordinal: usize, count: usize) -> f32 {
+    let t = if count > 1 {
+        ordinal as f64 / (count - 1) as f64
+    } else {
+        0.0
+    };
+    let x = match v {
+        Variation::Phase { cycles_per_frame } => {
+            (ordinal as f64 * cycles_per_frame).rem_euclid(1.0)
+        }
+        Variation::AlphaRamp { from, to } | Variation::Frequency { from, to } => {
+            let (lo, hi) = (from.min(*to), from.max(*to));
+            if hi > lo {
+                (from + (to - from) * t - lo) / (hi - lo)
+            } else {
+                0.5
+            }
+        }
+        Variation::AlphaSine { period_frames, .. } => {
+            0.5 + 0.5 * (std::f64::consts::TAU * index as f64 / period_frames.max(1e-9)).sin()
+        }
+        Variation::PositionPath => t,
+        _ => {
+            let mut z = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            (z >> 40) as f64 / (1u64 << 24) as f64
+        }
+    };
+    x.clamp(0.0, 1.0) as f32
+}
+
+/// The frame strip: one cell per frame, triggered frames filled, the playhead outlined; click
+/// or drag to move the playhead.
+fn frame_strip(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
+    let spec = &state.doc.design().spec;
+    let selected = spec
+        .temporal
+        .frames
+        .select(frames, spec.seed, "temporal.frames");
+    let variation = match spec.temporal.mode {
+        Mode::Dynamic => spec
+            .temporal
+            .variation
+            .clone()
+            .or_else(|| spec.visual.as_ref().and_then(|v| v.default_variation())),
+        Mode::Static => None,
+    };
+    let seed = spec.seed;
+    let (rect, response) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), 22.0),
+        egui::Sense::click_and_drag(),
+    );
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let cell = rect.width() / frames.max(1) as f32;
+    let mark = egui::Color32::from_rgb(230, 120, 40);
+    match &selected {
+        Ok(sel) => {
+            let count = sel.len();
+            for (ordinal, &i) in sel.iter().enumerate() {
+                let x0 = rect.min.x + i as f32 * cell;
+                let r = egui::Rect::from_min_max(
+                    egui::pos2(x0 + 0.5, rect.min.y + 2.0),
+                    egui::pos2((x0 + cell - 0.5).max(x0 + 1.0), rect.max.y - 2.0),
+                );
+                painter.rect_filled(r, 0.0, mark);
+                if let Some(v) = &variation {
+                    let y = r.max.y
+                        - 2.0
+                        - variation_value(v, seed, i, ordinal, count) * (r.height() - 4.0);
+                    painter.circle_filled(
+                        egui::pos2(r.center().x, y),
+                        (cell * 0.3).clamp(1.0, 3.0),
+                        egui::Color32::BLACK,
+                    );
+                }
+            }
+        }
+        Err(e) => {
+            painter.text(
+                rect.left_center() + egui::vec2(4.0, 0.0),
+                egui::Align2::LEFT_CENTER,
+                e.to_string(),
+                egui::FontId::proportional(11.0),
+                ui.visuals().error_fg_color,
+            );
+        }
+    }
+    if let Some(i) = state.current_frame_index() {
+        let x0 = rect.min.x + i as f32 * cell;
+        painter.rect_stroke(
+            egui::Rect::from_min_max(
+                egui::pos2(x0, rect.min.y),
+                egui::pos2(x0 + cell.max(2.0), rect.max.y),
+            ),
+            0.0,
+            egui::Stroke::new(2.0, egui::Color32::WHITE),
+            egui::StrokeKind::Inside,
+        );
+    }
+    if (response.clicked() || response.dragged())
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        let i = (((p.x - rect.min.x) / cell).floor().max(0.0) as usize).min(frames - 1);
+        if Some(i) != state.current_frame_index() {
+            state.commands.push(UiCommand::SeekFrame(i));
+        }
+    }
+    let n_sel = selected.as_ref().map_or(0, Vec::len);
+    let what = match &variation {
+        Some(v) => format!(
+            "dynamic: {} (dot: what changes per frame)",
+            serde_json::to_value(v)
+                .ok()
+                .and_then(|j| j.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+                .unwrap_or_default()
+                .replace('_', " ")
+        ),
+        None => "static".into(),
+    };
+    response.on_hover_text(format!("{n_sel} of {frames} frames triggered · {what}"));
+    ui.label(
+        egui::RichText::new(format!("triggered: {n_sel} of {frames} frames · {what}"))
+            .weak()
+            .size(11.0),
+    );
+}
 
 pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     let (duration, fps) = state
@@ -17,8 +208,14 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         } else {
             ("Play", UiCommand::Play)
         };
-        if ui.button(label).clicked() {
+        if ui.button("⏮").on_hover_text("previous frame (←)").clicked() {
+            state.commands.push(UiCommand::Step(-1));
+        }
+        if ui.button(label).on_hover_text("Space").clicked() {
             state.commands.push(cmd);
+        }
+        if ui.button("⏭").on_hover_text("next frame (→)").clicked() {
+            state.commands.push(UiCommand::Step(1));
         }
         let mut looping = state.playback.looping;
         if ui.checkbox(&mut looping, "Loop").changed() {
@@ -49,6 +246,11 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             ui.label(format!("frame {frame} · {duration:.3} s · {rate} fps"));
         }
     });
+    let frames = clip_frames(state);
+    keys(state, ui, frames);
+    if let Some(n) = frames.filter(|n| *n > 0) {
+        frame_strip(state, ui, n);
+    }
     let Some(entry) = state.selected_entry() else {
         return;
     };

@@ -1,0 +1,395 @@
+//! The canvas preview: a latest-wins worker that applies the design's attack to the frame at the
+//! playhead, off the UI thread. The UI posts a request per (clip, frame, revision) it wants on
+//! screen; a newer request replaces one not yet started, so dragging a slider never queues work.
+//! The attack is prepared once per (revision, clip shape) through core's [`PreparedAttack`], the
+//! same code `apply`, the poisoner and the trainer run.
+
+use super::{Job, Repaint, Sender, start};
+use crate::core::attack::{AttackSpec, PreparedAttack, apply_clip};
+use crate::core::metrics::{linf, psnr_db, ssim, stealth};
+use crate::core::trigger::Scratch;
+use crate::core::{Clip, Frame, SpecError};
+use crate::media::assets::FileAssets;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+/// What a preview is of: a frame of a clip under one design revision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PreviewKey {
+    pub clip: u32,
+    pub frame: usize,
+    pub revision: u64,
+}
+
+/// The pixels to work from.
+#[derive(Clone)]
+pub enum FrameSource {
+    /// An in-memory clip: every frame is at hand (frame-lag triggers, clip-wide metrics).
+    Clip(Arc<Clip>),
+    /// A streamed file: only the frame on screen, and the clip's frame count.
+    Single { frame: Frame, frames: usize },
+}
+
+#[derive(Clone)]
+pub struct PreviewRequest {
+    pub key: PreviewKey,
+    pub spec: Arc<AttackSpec>,
+    pub source: FrameSource,
+    /// Amplification of the difference image.
+    pub diff_gain: f32,
+    /// Where relative paths in the spec resolve (the project's or spec file's folder).
+    pub assets_dir: PathBuf,
+}
+
+/// The frame at the playhead, clean and poisoned, with this frame's stealth figures.
+#[derive(Clone, Debug)]
+pub struct PreviewFrame {
+    pub clean: Frame,
+    pub poisoned: Frame,
+    /// |poisoned − clean| × gain, clipped to 255.
+    pub diff: Frame,
+    pub diff_gain: f32,
+    pub triggered: bool,
+    /// The clip's triggered frames, ascending.
+    pub selected: Arc<Vec<usize>>,
+    /// The clip's frame count the selection is for.
+    pub frames: usize,
+    pub psnr_db: Option<f64>,
+    pub ssim: Option<f64>,
+    pub linf: u8,
+    /// A note when the preview could not show the trigger exactly (e.g. frame lag on a stream).
+    pub note: Option<String>,
+    /// Milliseconds spent preparing the attack (0 when it was cached) and applying it.
+    pub prepare_ms: f64,
+    pub apply_ms: f64,
+}
+
+/// Clip-wide stealth figures (in-memory clips).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClipStealth {
+    pub psnr_db_mean: Option<f64>,
+    pub ssim_mean: Option<f64>,
+    pub linf: u8,
+    pub temporal_flicker: Option<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub enum PreviewEvent {
+    Frame {
+        key: PreviewKey,
+        /// `Err`: core refused the spec for this clip (the field and its message).
+        result: Result<Box<PreviewFrame>, SpecError>,
+    },
+    Clip {
+        clip: u32,
+        revision: u64,
+        stealth: ClipStealth,
+    },
+}
+
+struct Slot {
+    request: Option<PreviewRequest>,
+    closed: bool,
+}
+
+type Shared = Arc<(Mutex<Slot>, Condvar)>;
+
+/// The UI's handle: post requests, take results. Dropping it stops the worker.
+pub struct PreviewWorker {
+    shared: Shared,
+    pub job: Job<PreviewEvent>,
+}
+
+impl PreviewWorker {
+    pub fn start(repaint: Repaint) -> std::io::Result<PreviewWorker> {
+        let shared: Shared = Arc::new((
+            Mutex::new(Slot {
+                request: None,
+                closed: false,
+            }),
+            Condvar::new(),
+        ));
+        let worker = shared.clone();
+        let job = start("preview", 4, repaint, move |tx| run(worker, tx))?;
+        Ok(PreviewWorker { shared, job })
+    }
+
+    /// Replaces any request not yet started with `req`.
+    pub fn request(&self, req: PreviewRequest) {
+        let (lock, cv) = &*self.shared;
+        let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
+        slot.request = Some(req);
+        cv.notify_one();
+    }
+
+    pub fn try_recv(&self) -> Option<PreviewEvent> {
+        self.job.try_recv()
+    }
+}
+
+impl Drop for PreviewWorker {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.shared;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        cv.notify_all();
+    }
+}
+
+/// The attack prepared for the last (revision, shape), reused while only the frame changes.
+#[derive(Default)]
+pub struct PreviewCache(Option<Cached>);
+
+struct Cached {
+    revision: u64,
+    shape: (usize, usize, usize),
+    assets_dir: PathBuf,
+    prepared: Result<Arc<PreparedAttack>, SpecError>,
+}
+
+fn run(shared: Shared, tx: Sender<PreviewEvent>) {
+    let mut cache = PreviewCache::default();
+    let mut scratch = Scratch::default();
+    // (clip, revision) whose clip-wide figures were sent.
+    let mut clip_done: Option<(u32, u64)> = None;
+    let mut last: Option<PreviewRequest> = None;
+    loop {
+        let req = {
+            let (lock, cv) = &*shared;
+            let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if slot.closed {
+                    return;
+                }
+                if let Some(r) = slot.request.take() {
+                    break Some(r);
+                }
+                // Idle: the clip-wide figures of the last frame's clip, once.
+                if let Some(l) = &last
+                    && matches!(l.source, FrameSource::Clip(_))
+                    && clip_done != Some((l.key.clip, l.key.revision))
+                {
+                    break None;
+                }
+                slot = cv.wait(slot).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        match req {
+            Some(req) => {
+                let event = preview_frame(&req, &mut cache, &mut scratch);
+                if !tx.send(event) {
+                    return;
+                }
+                last = Some(req);
+            }
+            None => {
+                let Some(l) = &last else { continue };
+                clip_done = Some((l.key.clip, l.key.revision));
+                if let FrameSource::Clip(clip) = &l.source
+                    && let Ok(p) = apply_clip(&l.spec, clip, &FileAssets::new(&l.assets_dir))
+                {
+                    let r = stealth(clip.frames(), p.clip.frames(), None);
+                    let ev = PreviewEvent::Clip {
+                        clip: l.key.clip,
+                        revision: l.key.revision,
+                        stealth: ClipStealth {
+                            psnr_db_mean: r.psnr_db_mean,
+                            ssim_mean: r.ssim_mean,
+                            linf: r.linf,
+                            temporal_flicker: r.temporal_flicker,
+                        },
+                    };
+                    if !tx.send(ev) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Prepares (or reuses) the attack and applies it to the requested frame.
+pub fn preview_frame(
+    req: &PreviewRequest,
+    cache: &mut PreviewCache,
+    scratch: &mut Scratch,
+) -> PreviewEvent {
+    let key = req.key;
+    let result = compute(req, cache, scratch).map(Box::new);
+    PreviewEvent::Frame { key, result }
+}
+
+fn compute(
+    req: &PreviewRequest,
+    cache: &mut PreviewCache,
+    scratch: &mut Scratch,
+) -> Result<PreviewFrame, SpecError> {
+    let cache = &mut cache.0;
+    let (frames, clean) = match &req.source {
+        FrameSource::Clip(c) => {
+            let f = c
+                .frames()
+                .get(req.key.frame)
+                .ok_or_else(|| SpecError::new("input", "the frame is past the clip's end"))?;
+            (c.frames().len(), f.clone())
+        }
+        FrameSource::Single { frame, frames } => ((*frames).max(req.key.frame + 1), frame.clone()),
+    };
+    let shape = (frames, clean.width() as usize, clean.height() as usize);
+    let t0 = Instant::now();
+    let fresh = !cache.as_ref().is_some_and(|c| {
+        c.revision == req.key.revision && c.shape == shape && c.assets_dir == req.assets_dir
+    });
+    if fresh {
+        let prepared = PreparedAttack::new(
+            &req.spec,
+            shape.0,
+            shape.1,
+            shape.2,
+            &FileAssets::new(&req.assets_dir),
+        )
+        .map(Arc::new);
+        *cache = Some(Cached {
+            revision: req.key.revision,
+            shape,
+            assets_dir: req.assets_dir.clone(),
+            prepared,
+        });
+    }
+    let prepare_ms = if fresh {
+        t0.elapsed().as_secs_f64() * 1e3
+    } else {
+        0.0
+    };
+    let prepared = match cache.as_ref().map(|c| &c.prepared) {
+        Some(Ok(p)) => p.clone(),
+        Some(Err(e)) => return Err(e.clone()),
+        None => return Err(SpecError::new("spec", "not prepared")),
+    };
+    let t1 = Instant::now();
+    let i = req.key.frame;
+    let src = prepared.source_of(i);
+    let mut note = None;
+    let base = if src == i {
+        clean.clone()
+    } else {
+        match &req.source {
+            FrameSource::Clip(c) => c.frames()[src].clone(),
+            FrameSource::Single { .. } => {
+                note = Some(format!(
+                    "frame {i} shows frame {src} under this trigger; a streamed file previews only the frame on screen"
+                ));
+                clean.clone()
+            }
+        }
+    };
+    let mut px = base.rgb().to_vec();
+    prepared
+        .apply_frame(i, &mut px, scratch)
+        .map_err(|m| SpecError::new("input", m))?;
+    let poisoned = Frame::new(clean.width(), clean.height(), px)
+        .map_err(|e| SpecError::new("input", e.to_string()))?;
+    let gain = if req.diff_gain.is_finite() && req.diff_gain > 0.0 {
+        req.diff_gain
+    } else {
+        1.0
+    };
+    let diff_px: Vec<u8> = clean
+        .rgb()
+        .iter()
+        .zip(poisoned.rgb())
+        .map(|(&a, &b)| (f32::from(a.abs_diff(b)) * gain).min(255.0) as u8)
+        .collect();
+    let diff = Frame::new(clean.width(), clean.height(), diff_px)
+        .map_err(|e| SpecError::new("input", e.to_string()))?;
+    let psnr = psnr_db(clean.rgb(), poisoned.rgb());
+    let ssim_v = if clean.rgb() == poisoned.rgb() {
+        None
+    } else {
+        ssim(&clean, &poisoned)
+    };
+    let apply_ms = t1.elapsed().as_secs_f64() * 1e3;
+    Ok(PreviewFrame {
+        triggered: prepared.is_triggered(i),
+        selected: Arc::new(prepared.selected().to_vec()),
+        frames,
+        linf: linf(clean.rgb(), poisoned.rgb()),
+        clean,
+        poisoned,
+        diff,
+        diff_gain: gain,
+        psnr_db: psnr,
+        ssim: ssim_v,
+        note,
+        prepare_ms,
+        apply_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Rational;
+    use crate::core::trigger::VisualTrigger;
+    use std::time::Duration;
+
+    fn clip() -> Arc<Clip> {
+        let f = Frame::new(32, 24, vec![60u8; 32 * 24 * 3]).expect("frame");
+        Arc::new(Clip::new(vec![f; 6], Rational::from_int(6), None).expect("clip"))
+    }
+
+    fn req(frame: usize, revision: u64, spec: AttackSpec) -> PreviewRequest {
+        PreviewRequest {
+            key: PreviewKey {
+                clip: 1,
+                frame,
+                revision,
+            },
+            spec: Arc::new(spec),
+            source: FrameSource::Clip(clip()),
+            diff_gain: 4.0,
+            assets_dir: PathBuf::from("."),
+        }
+    }
+
+    fn next_frame(w: &PreviewWorker) -> (PreviewKey, Result<Box<PreviewFrame>, SpecError>) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            match w.try_recv() {
+                Some(PreviewEvent::Frame { key, result }) => return (key, result),
+                Some(PreviewEvent::Clip { .. }) => {}
+                None => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        panic!("no preview in 20 s");
+    }
+
+    #[test]
+    fn the_preview_is_core_apply_of_that_frame() {
+        let spec = crate::core::design::default_spec();
+        let w = PreviewWorker::start(crate::jobs::no_repaint()).expect("starts");
+        w.request(req(2, 1, spec.clone()));
+        let (key, r) = next_frame(&w);
+        assert_eq!(key.frame, 2);
+        let p = r.expect("previews");
+        let want = apply_clip(&spec, &clip(), &crate::core::assets::NoAssets).expect("applies");
+        assert_eq!(p.poisoned.rgb(), want.clip.frames()[2].rgb());
+        assert!(p.triggered && p.linf > 0);
+        // The difference image is the amplified change, zero where nothing changed.
+        assert_eq!(p.diff.rgb()[0], 0);
+        assert!(p.diff.rgb().iter().any(|&v| v > 0));
+    }
+
+    #[test]
+    fn a_refused_spec_names_its_field() {
+        let mut spec = crate::core::design::default_spec();
+        if let Some(VisualTrigger::Badnets(b)) = &mut spec.visual {
+            b.size = crate::core::trigger::patch::PatchSize::Square(500);
+        }
+        let w = PreviewWorker::start(crate::jobs::no_repaint()).expect("starts");
+        w.request(req(0, 7, spec));
+        let (_, r) = next_frame(&w);
+        let e = r.expect_err("a 500-pixel patch does not fit 32×24");
+        assert!(e.field.starts_with("visual"), "{e}");
+    }
+}
