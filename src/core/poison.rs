@@ -11,8 +11,22 @@
 //!
 //! The chosen indices, their SHA-256 and the seed go into the results, so a run can be repeated
 //! exactly.
+//!
+//! **Per-clip draws**: applied to a dataset, an attack draws its random choices per clip —
+//! `random {k}` / `fraction {p}` frames, a dynamic trigger's per-frame positions, grids or noise,
+//! shake — from [`clip_seed`]`(attack seed, clip index)` ([`spec_for_clip`], [`apply_for_clip`]).
+//! What makes the trigger recognisable stays the attack's own: a noise patch, a blend noise
+//! pattern and WaNet's warp grid are drawn from the attack seed (unless the dynamic variation is
+//! to redraw them per frame), and so is the audio trigger. A single clip (`apply`) uses the
+//! spec's seed as is.
 
+use super::assets::AssetLoader;
+use super::attack::{ApplyError, AttackSpec, Poisoned, apply_clip};
+use super::clip::Clip;
+use super::placement::{Mode, Variation};
+pub use super::rng::clip_seed;
 use super::rng::{Stream, rng_for};
+use super::trigger::VisualTrigger;
 use super::spec_error::{SpecError, check_range};
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
@@ -165,6 +179,78 @@ impl PoisonPlan {
     pub fn is_poisoned(&self, index: usize) -> bool {
         self.indices.binary_search(&index).is_ok()
     }
+}
+
+/// Where a dataset's clips sit in the per-clip seed's index space: training clip `i` is index
+/// `i`, test clip `j` is `TEST_CLIP_INDEX_BASE + j` (so a test clip never repeats a training
+/// clip's draws, whatever the training set's size).
+pub const TEST_CLIP_INDEX_BASE: u64 = 1 << 40;
+
+/// The copy of `spec` that clip `clip_index` of a dataset gets: its seed is
+/// [`clip_seed`]`(spec.seed, clip_index)`, so frame selection and dynamic variations differ per
+/// clip; seeds that make the trigger's identity (noise patch, blend noise, WaNet grid) and default
+/// to the attack seed are pinned to `spec.seed`, unless the dynamic variation redraws that very
+/// thing per frame (`noise_reseed`, `noise`, `grid`), which then draws per clip too.
+pub fn spec_for_clip(spec: &AttackSpec, clip_index: u64) -> AttackSpec {
+    let mut s = spec.clone();
+    s.seed = clip_seed(spec.seed, clip_index);
+    let variation = match spec.temporal.mode {
+        Mode::Static => None,
+        Mode::Dynamic => spec.temporal.variation.clone().or_else(|| {
+            spec.visual
+                .as_ref()
+                .and_then(VisualTrigger::default_variation)
+        }),
+    };
+    let redraws = |v: &Variation| variation.as_ref() == Some(v);
+    match s.visual.as_mut() {
+        Some(VisualTrigger::Badnets(b)) if !redraws(&Variation::NoiseReseed) => {
+            if let Some(n) = b.noise.as_mut() {
+                n.seed.get_or_insert(spec.seed);
+            }
+        }
+        Some(VisualTrigger::Blend(b)) if !redraws(&Variation::Noise) => {
+            if let super::trigger::blend::BlendPattern::Noise(n) = &mut b.pattern {
+                n.seed.get_or_insert(spec.seed);
+            }
+        }
+        Some(VisualTrigger::Wanet(w)) if !redraws(&Variation::Grid) => {
+            w.seed.get_or_insert(spec.seed);
+        }
+        _ => {}
+    }
+    s
+}
+
+/// Applies `spec` to clip `clip_index` of a dataset with per-clip draws ([`spec_for_clip`]); the
+/// audio trigger keeps the attack's seed (its noise and seeded start are one draw for the whole
+/// set: `core::audio_trigger` takes a single seed for both).
+pub fn apply_for_clip(
+    spec: &AttackSpec,
+    clip: &Clip,
+    clip_index: u64,
+    assets: &dyn AssetLoader,
+) -> Result<Poisoned, ApplyError> {
+    if spec.visual.is_none() {
+        return apply_clip(spec, clip, assets);
+    }
+    let mut visual = spec_for_clip(spec, clip_index);
+    let audio = visual.audio.take();
+    let done = apply_clip(&visual, clip, assets)?;
+    if audio.is_none() {
+        return Ok(done);
+    }
+    let sound = AttackSpec {
+        visual: None,
+        temporal: Default::default(),
+        ..spec.clone()
+    };
+    let heard = apply_clip(&sound, &done.clip, assets)?;
+    Ok(Poisoned {
+        clip: heard.clip,
+        selected: done.selected,
+        audio: heard.audio,
+    })
 }
 
 #[cfg(test)]
