@@ -325,4 +325,98 @@ mod tests {
             "poison.ratio"
         );
     }
+
+    mod per_clip {
+        use super::super::*;
+        use crate::core::assets::NoAssets;
+        use crate::core::placement::FrameSelection;
+        use crate::core::time::Rational;
+        use crate::core::trigger::badnets::BadnetsSpec;
+        use crate::core::trigger::patch::{NoiseOpts, PatchSize};
+        use crate::core::{AudioBuffer, Frame};
+
+        fn grey(frames: usize) -> Clip {
+            let f = Frame::new(16, 16, vec![128u8; 16 * 16 * 3]).expect("frame");
+            let tone = (0..frames * 125).map(|i| 0.3 * (i as f32 * 0.3).sin()).collect();
+            let audio = AudioBuffer::new(1000, 1, tone).expect("audio");
+            Clip::new(vec![f; frames], Rational::new(8, 1).expect("fps"), Some(audio))
+                .expect("clip")
+        }
+
+        fn noise_patch_on_random_frames() -> AttackSpec {
+            let mut a = AttackSpec::visual(VisualTrigger::Badnets(BadnetsSpec {
+                noise: Some(NoiseOpts::default()),
+                size: PatchSize::Square(4),
+                ..BadnetsSpec::default()
+            }));
+            a.temporal.frames = FrameSelection::Random { k: 3 };
+            a.seed = 5;
+            a
+        }
+
+        #[test]
+        fn clips_draw_their_own_frames_but_share_the_trigger() {
+            let spec = noise_patch_on_random_frames();
+            let clip = grey(16);
+            let runs: Vec<Poisoned> = (0..6)
+                .map(|i| apply_for_clip(&spec, &clip, i, &NoAssets).expect("applies"))
+                .collect();
+            let picks: Vec<&Vec<usize>> = runs.iter().map(|p| &p.selected).collect();
+            assert_ne!(picks[0], picks[1], "{picks:?}");
+            let mut distinct = picks.clone();
+            distinct.dedup();
+            assert!(distinct.len() >= 4, "{picks:?}");
+            let again = apply_for_clip(&spec, &clip, 1, &NoAssets).expect("applies");
+            assert_eq!(&again.selected, picks[1], "same clip index, same frames");
+            // The noise patch is the attack's, the same on every clip.
+            let frame = |p: &Poisoned| p.clip.frames()[p.selected[0]].rgb().to_vec();
+            assert!(runs.iter().all(|p| frame(p) == frame(&runs[0])));
+            // A single clip keeps the spec's seed as is.
+            let single = apply_clip(&spec, &clip, &NoAssets).expect("applies");
+            let plain = spec
+                .temporal
+                .frames
+                .select(16, spec.seed, "f")
+                .expect("select");
+            assert_eq!(single.selected, plain);
+        }
+
+        #[test]
+        fn a_redrawn_variation_draws_per_clip_and_the_audio_keeps_the_attack_seed() {
+            let mut spec = noise_patch_on_random_frames();
+            spec.temporal.frames = FrameSelection::All;
+            spec.temporal.mode = Mode::Dynamic;
+            spec.temporal.variation = Some(Variation::NoiseReseed);
+            let a = spec_for_clip(&spec, 0);
+            let b = spec_for_clip(&spec, 1);
+            let noise_seed = |s: &AttackSpec| match &s.visual {
+                Some(VisualTrigger::Badnets(b)) => b.noise.as_ref().and_then(|n| n.seed),
+                _ => None,
+            };
+            assert_eq!(noise_seed(&a), None, "reseeded per frame from the clip's seed");
+            assert_ne!(a.seed, b.seed);
+            let pinned = spec_for_clip(&noise_patch_on_random_frames(), 3);
+            assert_eq!(noise_seed(&pinned), Some(5), "static: the attack's noise");
+
+            spec.audio = Some(
+                serde_json::from_str(
+                    r#"{"kind":"noise_burst","placement":"random","duration_secs":0.2}"#,
+                )
+                .expect("audio trigger"),
+            );
+            let clip = grey(16);
+            let sound = |i| {
+                apply_for_clip(&spec, &clip, i, &NoAssets)
+                    .expect("applies")
+                    .clip
+                    .audio()
+                    .expect("audio")
+                    .samples()
+                    .to_vec()
+            };
+            let clean = clip.audio().expect("audio").samples().to_vec();
+            assert_ne!(sound(0), clean, "the burst is there");
+            assert_eq!(sound(0), sound(1), "the audio trigger is one draw for the set");
+        }
+    }
 }
