@@ -536,13 +536,22 @@ fn the_audio_reader_counts_from_the_first_frame_and_lands_seeks_on_their_target(
             (t - tone_in).abs() <= 0.01,
             "after seeking to {target} s the tone comes {t:.3} s in, not {tone_in}"
         );
-        assert_eq!(got.len(), 16000, "a full second follows the seek to {target}");
+        assert_eq!(
+            got.len(),
+            16000,
+            "a full second follows the seek to {target}"
+        );
     }
     // Without an origin the reader counts from the audio stream's own start, seeks included.
-    let mut raw = AudioReader::open(&p, 16000, 1).expect("opens").expect("audio");
+    let mut raw = AudioReader::open(&p, 16000, 1)
+        .expect("opens")
+        .expect("audio");
     let first = read_secs(&mut raw, 1.0);
     let t0 = onset(&first).expect("tone");
-    assert!((t0 - 0.5).abs() <= 0.08, "raw: the tone 0.5 s into the audio: {t0:.3}");
+    assert!(
+        (t0 - 0.5).abs() <= 0.08,
+        "raw: the tone 0.5 s into the audio: {t0:.3}"
+    );
     raw.seek(0.3).expect("seeks");
     let t = onset(&read_secs(&mut raw, 1.0)).expect("tone");
     assert!(

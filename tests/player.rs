@@ -201,13 +201,22 @@ fn the_trigger_mixes_in_at_its_time_and_the_monitor_switches_without_a_restart()
     played.extend(play(&mut fake, 700)); // to 0.8 s
     for (i, &v) in played.iter().enumerate() {
         let t = i as f64 / f64::from(RATE);
-        let want = t / 10.0 + if (0.5..1.5).contains(&(t + 1e-9)) { 1.0 } else { 0.0 };
+        let want = t / 10.0
+            + if (0.5..1.5).contains(&(t + 1e-9)) {
+                1.0
+            } else {
+                0.0
+            };
         assert!(
             (f64::from(v) - want).abs() < 1e-6,
             "sample {i} ({t:.3} s): {v}, expected {want}: the delta at its own time, no jump"
         );
     }
-    assert!((p.position_secs() - 0.8).abs() < 1e-9, "{}", p.position_secs());
+    assert!(
+        (p.position_secs() - 0.8).abs() < 1e-9,
+        "{}",
+        p.position_secs()
+    );
 
     // Solo: within the ring's latency only the delta plays (the ring holds 256 samples at this
     // rate, plus the 20-sample chunk being pushed).
@@ -223,7 +232,10 @@ fn the_trigger_mixes_in_at_its_time_and_the_monitor_switches_without_a_restart()
         let t = 0.8 + k as f64 / f64::from(RATE);
         let triggered = t / 10.0 + 1.0;
         if k < switched {
-            assert!((f64::from(v) - triggered).abs() < 1e-6, "{k}: queued audio plays out");
+            assert!(
+                (f64::from(v) - triggered).abs() < 1e-6,
+                "{k}: queued audio plays out"
+            );
         } else {
             assert_eq!(v, 1.0, "{k}: the trigger alone");
         }
@@ -243,7 +255,11 @@ fn the_trigger_mixes_in_at_its_time_and_the_monitor_switches_without_a_restart()
             "{k}: clean at {t:.3} s, got {v}"
         );
     }
-    assert!((p.position_secs() - 1.6).abs() < 1e-9, "{}", p.position_secs());
+    assert!(
+        (p.position_secs() - 1.6).abs() < 1e-9,
+        "{}",
+        p.position_secs()
+    );
 
     // Clearing the trigger while it is heard: the triggered monitor is clean again.
     p.set_monitor(Monitor::Triggered);
@@ -257,7 +273,10 @@ fn the_trigger_mixes_in_at_its_time_and_the_monitor_switches_without_a_restart()
         if (secs_of(out[0]) - 0.6).abs() < 1e-6 {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(5), "seek never took effect");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "seek never took effect"
+        );
     }
 }
 
@@ -294,11 +313,7 @@ fn late_audio_ts() -> std::path::PathBuf {
 }
 
 fn onset_secs(samples: &[f32], rate: u32) -> f64 {
-    samples
-        .iter()
-        .position(|v| v.abs() > 0.1)
-        .expect("a tone") as f64
-        / f64::from(rate)
+    samples.iter().position(|v| v.abs() > 0.1).expect("a tone") as f64 / f64::from(rate)
 }
 
 #[test]
@@ -314,7 +329,11 @@ fn a_streamed_files_sound_is_aligned_to_its_first_frame_and_mixes_the_trigger() 
     .expect("starts");
     let mut fake = fake.expect("a fake sink");
     let (rate, ch) = player.output_format();
-    assert_eq!((rate, ch), (16000, 1), "the file's own format on the fake sink");
+    assert_eq!(
+        (rate, ch),
+        (16000, 1),
+        "the file's own format on the fake sink"
+    );
     player.play();
     let out = play(&mut fake, 24000); // 1.5 s
     let onset = onset_secs(&out, rate);
@@ -328,12 +347,18 @@ fn a_streamed_files_sound_is_aligned_to_its_first_frame_and_mixes_the_trigger() 
     let t = Instant::now();
     while player.position_secs() > 0.85 || player.position_secs() < 0.79 {
         let _ = play(&mut fake, 1);
-        assert!(t.elapsed() < Duration::from_secs(5), "seek never took effect");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "seek never took effect"
+        );
     }
     let at = player.position_secs();
     let out = play(&mut fake, 8000);
     let onset = at + onset_secs(&out, rate);
-    assert!((onset - 1.0).abs() <= 0.05, "after seeking to 0.8 s the tone comes at {onset:.3} s");
+    assert!(
+        (onset - 1.0).abs() <= 0.05,
+        "after seeking to 0.8 s the tone comes at {onset:.3} s"
+    );
 
     // The trigger on a file: solo it and find its onset at its clip time (1.2 s).
     let delta: Vec<f32> = (0..40000)
@@ -351,16 +376,25 @@ fn a_streamed_files_sound_is_aligned_to_its_first_frame_and_mixes_the_trigger() 
         if (player.position_secs() - 1.0 / 16000.0 - 1.0).abs() < 1e-6 && out[0] == 0.0 {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(5), "seek never took effect");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "seek never took effect"
+        );
     }
     let out = play(&mut fake, 8000);
-    let first = out.iter().position(|&v| v == 0.25).expect("the trigger plays");
+    let first = out
+        .iter()
+        .position(|&v| v == 0.25)
+        .expect("the trigger plays");
     assert_eq!(
         first,
         16000 / 5 - 1,
         "the delta's sample at 1.2 s plays at 1.2 s of the file"
     );
-    assert!(out[..first].iter().all(|&v| v == 0.0), "solo: the file itself is not heard");
+    assert!(
+        out[..first].iter().all(|&v| v == 0.0),
+        "solo: the file itself is not heard"
+    );
 }
 
 #[test]
@@ -382,5 +416,8 @@ fn the_player_is_built_on_a_worker_and_handed_back_through_a_job() {
     let mut fake = started.fake_sink.expect("a fake sink");
     started.player.play();
     let out = play(&mut fake, 50);
-    assert!((secs_of(out[49]) - 0.049).abs() < 1e-6, "it plays the source");
+    assert!(
+        (secs_of(out[49]) - 0.049).abs() < 1e-6,
+        "it plays the source"
+    );
 }

@@ -26,8 +26,8 @@ use super::clip::Clip;
 use super::placement::{Mode, Variation};
 pub use super::rng::clip_seed;
 use super::rng::{Stream, rng_for};
-use super::trigger::VisualTrigger;
 use super::spec_error::{SpecError, check_range};
+use super::trigger::VisualTrigger;
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -337,10 +337,16 @@ mod tests {
 
         fn grey(frames: usize) -> Clip {
             let f = Frame::new(16, 16, vec![128u8; 16 * 16 * 3]).expect("frame");
-            let tone = (0..frames * 125).map(|i| 0.3 * (i as f32 * 0.3).sin()).collect();
+            let tone = (0..frames * 125)
+                .map(|i| 0.3 * (i as f32 * 0.3).sin())
+                .collect();
             let audio = AudioBuffer::new(1000, 1, tone).expect("audio");
-            Clip::new(vec![f; frames], Rational::new(8, 1).expect("fps"), Some(audio))
-                .expect("clip")
+            Clip::new(
+                vec![f; frames],
+                Rational::new(8, 1).expect("fps"),
+                Some(audio),
+            )
+            .expect("clip")
         }
 
         fn noise_patch_on_random_frames() -> AttackSpec {
@@ -364,6 +370,7 @@ mod tests {
             let picks: Vec<&Vec<usize>> = runs.iter().map(|p| &p.selected).collect();
             assert_ne!(picks[0], picks[1], "{picks:?}");
             let mut distinct = picks.clone();
+            distinct.sort();
             distinct.dedup();
             assert!(distinct.len() >= 4, "{picks:?}");
             let again = apply_for_clip(&spec, &clip, 1, &NoAssets).expect("applies");
@@ -393,7 +400,11 @@ mod tests {
                 Some(VisualTrigger::Badnets(b)) => b.noise.as_ref().and_then(|n| n.seed),
                 _ => None,
             };
-            assert_eq!(noise_seed(&a), None, "reseeded per frame from the clip's seed");
+            assert_eq!(
+                noise_seed(&a),
+                None,
+                "reseeded per frame from the clip's seed"
+            );
             assert_ne!(a.seed, b.seed);
             let pinned = spec_for_clip(&noise_patch_on_random_frames(), 3);
             assert_eq!(noise_seed(&pinned), Some(5), "static: the attack's noise");
@@ -416,7 +427,11 @@ mod tests {
             };
             let clean = clip.audio().expect("audio").samples().to_vec();
             assert_ne!(sound(0), clean, "the burst is there");
-            assert_eq!(sound(0), sound(1), "the audio trigger is one draw for the set");
+            assert_eq!(
+                sound(0),
+                sound(1),
+                "the audio trigger is one draw for the set"
+            );
         }
     }
 }

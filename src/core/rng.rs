@@ -45,7 +45,8 @@ pub fn rng_for(seed: u64, stream: Stream, index: u64) -> ChaCha8Rng {
 /// an attack seeded `attack_seed`: each clip of a dataset gets its own, and the same clip the
 /// same one in every run.
 pub fn clip_seed(attack_seed: u64, clip_index: u64) -> u64 {
-    mix(attack_seed ^ mix((Stream::Clip as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ mix(clip_index)))
+    mix(attack_seed
+        ^ mix((Stream::Clip as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ mix(clip_index)))
 }
 
 #[cfg(test)]

@@ -421,21 +421,24 @@ mod tests {
         let stop = Arc::new(AtomicBool::new(false));
         let reader = {
             let (clock, stop) = (clock.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let (mut last, mut reads, mut backwards) = (0.0f64, 0u64, Vec::new());
-                while !stop.load(Ordering::Relaxed) {
-                    let now = clock.position_secs();
-                    if now < last {
-                        backwards.push((last, now));
+            std::thread::Builder::new()
+                .name("clock-reader".into())
+                .spawn(move || {
+                    let (mut last, mut reads, mut backwards) = (0.0f64, 0u64, Vec::new());
+                    while !stop.load(Ordering::Relaxed) {
+                        let now = clock.position_secs();
+                        if now < last {
+                            backwards.push((last, now));
+                        }
+                        last = now;
+                        reads += 1;
                     }
-                    last = now;
-                    reads += 1;
-                }
-                (reads, backwards)
-            })
+                    (reads, backwards)
+                })
+                .expect("spawns")
         };
         let mut pushed = 0u64;
-        let generations = 20_000u64;
+        let generations = 50_000u64;
         for k in 1..=generations {
             clock.flush_to(k as f64, pushed);
             for _ in 0..800 {

@@ -639,11 +639,7 @@ impl AudioReader {
                 }
                 if self.next_secs.is_none() {
                     // The first frame after an open or a seek: its timestamp places the output.
-                    self.next_secs = Some(
-                        pts_secs
-                            .or(self.skip_until)
-                            .unwrap_or(self.origin_secs),
-                    );
+                    self.next_secs = Some(pts_secs.or(self.skip_until).unwrap_or(self.origin_secs));
                 }
                 self.resample(&mut out, false)?;
                 if !out.is_empty() && self.emit(&mut out) {

@@ -18,13 +18,13 @@ use super::report::{EpochMetrics, FinalMetrics, RunResults, Versions, write_outp
 use crate::core::Clip;
 use crate::core::assets::NoAssets;
 use crate::core::attack::AttackSpec;
-use crate::core::poison::{TEST_CLIP_INDEX_BASE, apply_for_clip};
 use crate::core::experiment::{
     ExperimentSpec, FusionVideo, ModelName, OptimizerKind, TriggerStage,
 };
 use crate::core::metrics::classify;
 use crate::core::placement::FrameSelection;
 use crate::core::poison::PoisonPlan;
+use crate::core::poison::{TEST_CLIP_INDEX_BASE, apply_for_clip};
 use crate::core::rng::{Stream, rng_for};
 use crate::core::trigger::VisualTrigger;
 use anyhow::Context;
@@ -1074,6 +1074,9 @@ mod tests {
             .map(|(p, c)| changed(c, p))
             .collect();
         assert_ne!(test_picks[0], test_picks[1]);
-        assert_ne!(test_picks, picks, "test clips draw apart from training clips");
+        assert_ne!(
+            test_picks, picks,
+            "test clips draw apart from training clips"
+        );
     }
 }
