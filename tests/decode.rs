@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use triggerlab::core::Rational;
 use triggerlab::media::decode::{AudioRequest, DecodeRequest, Sampling, decode_clip};
-use triggerlab::media::reader::{SizeMode, VideoReader};
+use triggerlab::media::reader::{AudioReader, SizeMode, VideoReader, video_origin_secs};
 
 fn req(size: SizeMode, sampling: Sampling, audio: bool) -> DecodeRequest {
     DecodeRequest {
@@ -455,4 +455,108 @@ fn the_clip_cache_hits_on_the_second_read_and_misses_on_changes() {
     let (c, hit_c) = fresh.get_or_decode(&copy, &r).expect("decodes");
     assert!(!hit_c);
     assert_ne!(c, a);
+}
+
+/// Video from 3 s into the stream (MPEG-TS adds its own delay too), turning white at 1.0 s; the
+/// audio starts 0.5 s after the video and its tone at 1.0 s; one keyframe for the whole file, so
+/// a seek lands well before its target.
+fn offset_ts() -> std::path::PathBuf {
+    make_with(
+        "offset.ts",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:size=32x32:rate=25:duration=2.5",
+            "-itsoffset",
+            "0.5",
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc='if(gte(t\\,0.5)\\,0.5*sin(2*PI*800*t)\\,0)':s=16000:d=2",
+            "-c:v",
+            "libx264",
+            "-g",
+            "250",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-output_ts_offset",
+            "3",
+        ],
+    )
+}
+
+fn onset(samples: &[f32]) -> Option<f64> {
+    samples
+        .iter()
+        .position(|v| v.abs() > 0.1)
+        .map(|i| i as f64 / 16000.0)
+}
+
+fn read_secs(r: &mut AudioReader, secs: f64) -> Vec<f32> {
+    let want = (secs * 16000.0) as usize;
+    let mut v = Vec::new();
+    while v.len() < want {
+        match r.next_chunk().expect("decodes") {
+            Some(c) => v.extend_from_slice(&c),
+            None => break,
+        }
+    }
+    v.truncate(want);
+    v
+}
+
+#[test]
+fn the_audio_reader_counts_from_the_first_frame_and_lands_seeks_on_their_target() {
+    let p = offset_ts();
+    let origin = video_origin_secs(&p).expect("video");
+    assert!(origin > 3.0, "the stream starts late: {origin}");
+    let mut r = AudioReader::open_aligned(&p, 16000, 1, origin)
+        .expect("opens")
+        .expect("has audio");
+    let all = read_secs(&mut r, 2.5);
+    let t = onset(&all).expect("tone");
+    assert!(
+        (t - 1.0).abs() <= 0.01,
+        "aligned: silence until the audio starts, the tone at 1.0 s: {t:.3}"
+    );
+    assert!(
+        all[..(0.4 * 16000.0) as usize].iter().all(|&v| v == 0.0),
+        "before the audio starts: silence"
+    );
+    // Each seek: the first sample out is the one at the target, wherever the demuxer landed
+    // (the only keyframe is at 0) and whatever the stream's start offset.
+    for (target, tone_in) in [(0.7, 0.3), (0.2, 0.8), (1.4, 0.0), (0.95, 0.05)] {
+        r.seek(target).expect("seeks");
+        let got = read_secs(&mut r, 1.0);
+        let t = onset(&got).expect("tone after the seek");
+        assert!(
+            (t - tone_in).abs() <= 0.01,
+            "after seeking to {target} s the tone comes {t:.3} s in, not {tone_in}"
+        );
+        assert_eq!(
+            got.len(),
+            16000,
+            "a full second follows the seek to {target}"
+        );
+    }
+    // Without an origin the reader counts from the audio stream's own start, seeks included.
+    let mut raw = AudioReader::open(&p, 16000, 1)
+        .expect("opens")
+        .expect("audio");
+    let first = read_secs(&mut raw, 1.0);
+    let t0 = onset(&first).expect("tone");
+    assert!(
+        (t0 - 0.5).abs() <= 0.08,
+        "raw: the tone 0.5 s into the audio: {t0:.3}"
+    );
+    raw.seek(0.3).expect("seeks");
+    let t = onset(&read_secs(&mut raw, 1.0)).expect("tone");
+    assert!(
+        (t - (t0 - 0.3)).abs() <= 0.01,
+        "raw seek to 0.3 s: tone {t:.3} s in, expected {:.3}",
+        t0 - 0.3
+    );
 }

@@ -80,6 +80,12 @@ fn a_run_writes_its_results_and_resume_reaches_the_same_numbers() {
         assert!(json["final"][k].is_number(), "final.{k}");
     }
     assert_eq!(json["seed"], 7);
+    assert!(
+        json["clip_seeds"]
+            .as_str()
+            .is_some_and(|s| s.contains("clip_seed(seed, i)")),
+        "results say how each clip's draws derive from the seed"
+    );
     assert!(json["wall_secs"].as_f64().is_some_and(|s| s > 0.0));
     assert_eq!(json["spec"]["name"], "small");
     let curve = json["asr_by_triggered_frames"].as_array().expect("curve");

@@ -11,9 +11,23 @@
 //!
 //! The chosen indices, their SHA-256 and the seed go into the results, so a run can be repeated
 //! exactly.
+//!
+//! **Per-clip draws**: applied to a dataset, an attack draws its random choices per clip —
+//! `random {k}` / `fraction {p}` frames, a dynamic trigger's per-frame positions, grids or noise,
+//! shake — from [`clip_seed`]`(attack seed, clip index)` ([`spec_for_clip`], [`apply_for_clip`]).
+//! What makes the trigger recognisable stays the attack's own: a noise patch, a blend noise
+//! pattern and WaNet's warp grid are drawn from the attack seed (unless the dynamic variation is
+//! to redraw them per frame), and so is the audio trigger. A single clip (`apply`) uses the
+//! spec's seed as is.
 
+use super::assets::AssetLoader;
+use super::attack::{ApplyError, AttackSpec, Poisoned, apply_clip};
+use super::clip::Clip;
+use super::placement::{Mode, Variation};
+pub use super::rng::clip_seed;
 use super::rng::{Stream, rng_for};
 use super::spec_error::{SpecError, check_range};
+use super::trigger::VisualTrigger;
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -167,6 +181,78 @@ impl PoisonPlan {
     }
 }
 
+/// Where a dataset's clips sit in the per-clip seed's index space: training clip `i` is index
+/// `i`, test clip `j` is `TEST_CLIP_INDEX_BASE + j` (so a test clip never repeats a training
+/// clip's draws, whatever the training set's size).
+pub const TEST_CLIP_INDEX_BASE: u64 = 1 << 40;
+
+/// The copy of `spec` that clip `clip_index` of a dataset gets: its seed is
+/// [`clip_seed`]`(spec.seed, clip_index)`, so frame selection and dynamic variations differ per
+/// clip; seeds that make the trigger's identity (noise patch, blend noise, WaNet grid) and default
+/// to the attack seed are pinned to `spec.seed`, unless the dynamic variation redraws that very
+/// thing per frame (`noise_reseed`, `noise`, `grid`), which then draws per clip too.
+pub fn spec_for_clip(spec: &AttackSpec, clip_index: u64) -> AttackSpec {
+    let mut s = spec.clone();
+    s.seed = clip_seed(spec.seed, clip_index);
+    let variation = match spec.temporal.mode {
+        Mode::Static => None,
+        Mode::Dynamic => spec.temporal.variation.clone().or_else(|| {
+            spec.visual
+                .as_ref()
+                .and_then(VisualTrigger::default_variation)
+        }),
+    };
+    let redraws = |v: &Variation| variation.as_ref() == Some(v);
+    match s.visual.as_mut() {
+        Some(VisualTrigger::Badnets(b)) if !redraws(&Variation::NoiseReseed) => {
+            if let Some(n) = b.noise.as_mut() {
+                n.seed.get_or_insert(spec.seed);
+            }
+        }
+        Some(VisualTrigger::Blend(b)) if !redraws(&Variation::Noise) => {
+            if let super::trigger::blend::BlendPattern::Noise(n) = &mut b.pattern {
+                n.seed.get_or_insert(spec.seed);
+            }
+        }
+        Some(VisualTrigger::Wanet(w)) if !redraws(&Variation::Grid) => {
+            w.seed.get_or_insert(spec.seed);
+        }
+        _ => {}
+    }
+    s
+}
+
+/// Applies `spec` to clip `clip_index` of a dataset with per-clip draws ([`spec_for_clip`]); the
+/// audio trigger keeps the attack's seed (its noise and seeded start are one draw for the whole
+/// set: `core::audio_trigger` takes a single seed for both).
+pub fn apply_for_clip(
+    spec: &AttackSpec,
+    clip: &Clip,
+    clip_index: u64,
+    assets: &dyn AssetLoader,
+) -> Result<Poisoned, ApplyError> {
+    if spec.visual.is_none() {
+        return apply_clip(spec, clip, assets);
+    }
+    let mut visual = spec_for_clip(spec, clip_index);
+    let audio = visual.audio.take();
+    let done = apply_clip(&visual, clip, assets)?;
+    if audio.is_none() {
+        return Ok(done);
+    }
+    let sound = AttackSpec {
+        visual: None,
+        temporal: Default::default(),
+        ..spec.clone()
+    };
+    let heard = apply_clip(&sound, &done.clip, assets)?;
+    Ok(Poisoned {
+        clip: heard.clip,
+        selected: done.selected,
+        audio: heard.audio,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +324,114 @@ mod tests {
             bad.plan(&labels, &classes(), 0).expect_err("ratio").field,
             "poison.ratio"
         );
+    }
+
+    mod per_clip {
+        use super::super::*;
+        use crate::core::assets::NoAssets;
+        use crate::core::placement::FrameSelection;
+        use crate::core::time::Rational;
+        use crate::core::trigger::badnets::BadnetsSpec;
+        use crate::core::trigger::patch::{NoiseOpts, PatchSize};
+        use crate::core::{AudioBuffer, Frame};
+
+        fn grey(frames: usize) -> Clip {
+            let f = Frame::new(16, 16, vec![128u8; 16 * 16 * 3]).expect("frame");
+            let tone = (0..frames * 125)
+                .map(|i| 0.3 * (i as f32 * 0.3).sin())
+                .collect();
+            let audio = AudioBuffer::new(1000, 1, tone).expect("audio");
+            Clip::new(
+                vec![f; frames],
+                Rational::new(8, 1).expect("fps"),
+                Some(audio),
+            )
+            .expect("clip")
+        }
+
+        fn noise_patch_on_random_frames() -> AttackSpec {
+            let mut a = AttackSpec::visual(VisualTrigger::Badnets(BadnetsSpec {
+                noise: Some(NoiseOpts::default()),
+                size: PatchSize::Square(4),
+                ..BadnetsSpec::default()
+            }));
+            a.temporal.frames = FrameSelection::Random { k: 3 };
+            a.seed = 5;
+            a
+        }
+
+        #[test]
+        fn clips_draw_their_own_frames_but_share_the_trigger() {
+            let spec = noise_patch_on_random_frames();
+            let clip = grey(16);
+            let runs: Vec<Poisoned> = (0..6)
+                .map(|i| apply_for_clip(&spec, &clip, i, &NoAssets).expect("applies"))
+                .collect();
+            let picks: Vec<&Vec<usize>> = runs.iter().map(|p| &p.selected).collect();
+            assert_ne!(picks[0], picks[1], "{picks:?}");
+            let mut distinct = picks.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert!(distinct.len() >= 4, "{picks:?}");
+            let again = apply_for_clip(&spec, &clip, 1, &NoAssets).expect("applies");
+            assert_eq!(&again.selected, picks[1], "same clip index, same frames");
+            // The noise patch is the attack's, the same on every clip.
+            let frame = |p: &Poisoned| p.clip.frames()[p.selected[0]].rgb().to_vec();
+            assert!(runs.iter().all(|p| frame(p) == frame(&runs[0])));
+            // A single clip keeps the spec's seed as is.
+            let single = apply_clip(&spec, &clip, &NoAssets).expect("applies");
+            let plain = spec
+                .temporal
+                .frames
+                .select(16, spec.seed, "f")
+                .expect("select");
+            assert_eq!(single.selected, plain);
+        }
+
+        #[test]
+        fn a_redrawn_variation_draws_per_clip_and_the_audio_keeps_the_attack_seed() {
+            let mut spec = noise_patch_on_random_frames();
+            spec.temporal.frames = FrameSelection::All;
+            spec.temporal.mode = Mode::Dynamic;
+            spec.temporal.variation = Some(Variation::NoiseReseed);
+            let a = spec_for_clip(&spec, 0);
+            let b = spec_for_clip(&spec, 1);
+            let noise_seed = |s: &AttackSpec| match &s.visual {
+                Some(VisualTrigger::Badnets(b)) => b.noise.as_ref().and_then(|n| n.seed),
+                _ => None,
+            };
+            assert_eq!(
+                noise_seed(&a),
+                None,
+                "reseeded per frame from the clip's seed"
+            );
+            assert_ne!(a.seed, b.seed);
+            let pinned = spec_for_clip(&noise_patch_on_random_frames(), 3);
+            assert_eq!(noise_seed(&pinned), Some(5), "static: the attack's noise");
+
+            spec.audio = Some(
+                serde_json::from_str(
+                    r#"{"kind":"noise_burst","placement":"random","duration_secs":0.2}"#,
+                )
+                .expect("audio trigger"),
+            );
+            let clip = grey(16);
+            let sound = |i| {
+                apply_for_clip(&spec, &clip, i, &NoAssets)
+                    .expect("applies")
+                    .clip
+                    .audio()
+                    .expect("audio")
+                    .samples()
+                    .to_vec()
+            };
+            let clean = clip.audio().expect("audio").samples().to_vec();
+            assert_ne!(sound(0), clean, "the burst is there");
+            assert_eq!(
+                sound(0),
+                sound(1),
+                "the audio trigger is one draw for the set"
+            );
+        }
     }
 }

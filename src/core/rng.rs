@@ -25,6 +25,7 @@ pub enum Stream {
     Shuffle = 14,
     Augment = 15,
     EvalFrames = 16,
+    Clip = 17,
 }
 
 /// SplitMix64's finaliser: a fast, well-mixed 64-bit hash.
@@ -40,10 +41,30 @@ pub fn rng_for(seed: u64, stream: Stream, index: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(key)
 }
 
+/// The seed of clip `clip_index`'s own draws (which frames, where a dynamic trigger moves) under
+/// an attack seeded `attack_seed`: each clip of a dataset gets its own, and the same clip the
+/// same one in every run.
+pub fn clip_seed(attack_seed: u64, clip_index: u64) -> u64 {
+    mix(attack_seed
+        ^ mix((Stream::Clip as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ mix(clip_index)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::Rng;
+
+    #[test]
+    fn clip_seeds_are_stable_distinct_and_depend_on_the_attack_seed() {
+        let seeds: Vec<u64> = (0..1000).map(|i| clip_seed(7, i)).collect();
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), seeds.len(), "every clip its own seed");
+        assert!(!seeds.contains(&7), "never the attack seed itself");
+        assert_eq!(clip_seed(7, 3), seeds[3], "the same clip, the same seed");
+        assert_ne!(clip_seed(8, 3), seeds[3]);
+    }
 
     #[test]
     fn streams_are_reproducible_and_distinct() {

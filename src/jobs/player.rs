@@ -2,16 +2,25 @@
 //! rate and channels, applying volume), and the samples the sink has played are the clock that
 //! the canvas follows (audio is the master for A/V sync). Play, pause, seek, loop and volume are
 //! commands to the feeder. Without a sound card the silent sink keeps the clock real-time.
+//!
+//! A mix stage on the feed adds the audio trigger's contribution (a delta: triggered − clean, in
+//! clip time) to what plays, at the sample time it belongs to; [`Monitor`] picks clean, triggered
+//! or the trigger alone. Swapping either never flushes or seeks, so playback just continues and
+//! the change is heard once the ~0.15 s already queued has played.
+//!
+//! [`start_player`] builds the player on a worker (the FFmpeg open, the device probe and the
+//! whole-buffer resample all happen there) and hands it back through a [`Job`].
 
+use super::{Job, Repaint};
 use crate::core::AudioBuffer;
 use crate::core::audio_trigger::resample_linear;
 use crate::media::audio_out::{
     ClockState, FakeSink, SilentSink, device_format, open_device, ring, ring_on,
 };
-use crate::media::reader::AudioReader;
+use crate::media::reader::{AudioReader, video_origin_secs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::Duration;
 
@@ -38,10 +47,80 @@ pub enum SinkChoice {
 /// pause and seek respond at once (the queue is dropped on both anyway).
 const RING_SECS: f64 = 0.15;
 
+/// The audio trigger's contribution to a clip's sound: triggered − clean, interleaved, in clip
+/// time from t = 0 (sample 0 is at the clip's first frame). The player converts it to the output
+/// format and adds it where it belongs; past its end it adds nothing.
+#[derive(Clone, Debug)]
+pub struct TriggerAudio {
+    delta: AudioBuffer,
+}
+
+impl TriggerAudio {
+    /// A delta signal as it is (its own rate and channel count).
+    pub fn from_delta(delta: AudioBuffer) -> TriggerAudio {
+        TriggerAudio { delta }
+    }
+
+    /// `triggered − clean`, sample by sample (a missing tail counts as silence). Both must have
+    /// the same rate and channel count, as `core::attack::apply_clip` keeps them.
+    pub fn from_clean_and_triggered(
+        clean: &AudioBuffer,
+        triggered: &AudioBuffer,
+    ) -> Result<TriggerAudio, String> {
+        if (clean.sample_rate_hz(), clean.channels())
+            != (triggered.sample_rate_hz(), triggered.channels())
+        {
+            return Err(format!(
+                "the triggered audio ({} Hz, {} ch) is not in the clean audio's format ({} Hz, {} ch)",
+                triggered.sample_rate_hz(),
+                triggered.channels(),
+                clean.sample_rate_hz(),
+                clean.channels()
+            ));
+        }
+        let (c, t) = (clean.samples(), triggered.samples());
+        let delta = (0..c.len().max(t.len()))
+            .map(|i| t.get(i).copied().unwrap_or(0.0) - c.get(i).copied().unwrap_or(0.0))
+            .collect();
+        AudioBuffer::new(clean.sample_rate_hz(), clean.channels(), delta)
+            .map(TriggerAudio::from_delta)
+            .map_err(|e| format!("trigger audio: {e}"))
+    }
+
+    pub fn delta(&self) -> &AudioBuffer {
+        &self.delta
+    }
+}
+
+/// What the mix stage lets through: A/B between clean and triggered sound, or the trigger solo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Monitor {
+    /// The clip's own sound (the trigger muted).
+    Clean = 0,
+    /// The clip with the trigger mixed in (the same as clean while no trigger is set).
+    #[default]
+    Triggered = 1,
+    /// The trigger alone ("solo").
+    TriggerOnly = 2,
+}
+
+impl Monitor {
+    fn from_u8(v: u8) -> Monitor {
+        match v {
+            0 => Monitor::Clean,
+            2 => Monitor::TriggerOnly,
+            _ => Monitor::Triggered,
+        }
+    }
+}
+
 enum Cmd {
     Play,
     Pause,
     Seek(f64),
+    /// A trigger delta already in the output format, tagged with its `set_trigger` generation.
+    Trigger(u64, Option<Arc<[f32]>>),
 }
 
 pub struct Player {
@@ -51,6 +130,11 @@ pub struct Player {
     looping: Arc<AtomicBool>,
     playing: Arc<AtomicBool>,
     volume: Arc<AtomicU32>,
+    monitor: Arc<AtomicU8>,
+    /// Bumped by every `set_trigger`; the feeder takes only the latest conversion.
+    trigger_gen: Arc<AtomicU64>,
+    /// The `set_trigger` generation the feeder mixes now.
+    trigger_applied: Arc<AtomicU64>,
     /// What plays the sound: a device name, or why there is none.
     pub output: String,
     pub has_device: bool,
@@ -121,17 +205,37 @@ impl Feed {
         }
     }
 
-    fn seek(&mut self, secs: f64, rate: u32, ch: usize) {
+    /// Continues from `secs` of clip time; returns the interleaved sample index it continues at.
+    fn seek(&mut self, secs: f64, rate: u32, ch: usize) -> u64 {
         let frame = (secs.max(0.0) * f64::from(rate)) as usize;
         match self {
             Feed::Buffer { samples, cursor } => *cursor = (frame * ch).min(samples.len()),
             Feed::Silence { total, cursor } => *cursor = (frame * ch).min(*total),
             Feed::File(r, pending) => {
                 pending.clear();
-                if let Err(e) = r.seek(secs) {
+                // The reader lands exactly on `secs` (it drops or pads to it), so the mix
+                // stage's sample index stays true.
+                if let Err(e) = r.seek(frame as f64 / f64::from(rate)) {
                     tracing::warn!("audio: {e}");
                 }
             }
+        }
+        (frame * ch) as u64
+    }
+}
+
+/// Opens a file's audio so that its sample 0 is at the first video frame's time, as
+/// `media::decode` aligns a whole clip (an audio-only file starts at its first sample).
+fn open_file_audio(path: &std::path::Path, rate: u32, ch: u16) -> Option<AudioReader> {
+    let reader = match video_origin_secs(path) {
+        Ok(origin) => AudioReader::open_aligned(path, rate, ch, origin),
+        Err(_) => AudioReader::open(path, rate, ch),
+    };
+    match reader {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("audio: {e}; playing silence");
+            None
         }
     }
 }
@@ -170,9 +274,9 @@ impl Player {
                 samples: convert(&b, rate, ch),
                 cursor: 0,
             },
-            AudioSource::File { path, .. } => match AudioReader::open(&path, rate, ch) {
-                Ok(Some(r)) => Feed::File(Box::new(r), std::collections::VecDeque::new()),
-                _ => Feed::Silence {
+            AudioSource::File { path, .. } => match open_file_audio(&path, rate, ch) {
+                Some(r) => Feed::File(Box::new(r), std::collections::VecDeque::new()),
+                None => Feed::Silence {
                     total: (duration * f64::from(rate)) as usize * usize::from(ch),
                     cursor: 0,
                 },
@@ -187,6 +291,8 @@ impl Player {
         let looping = Arc::new(AtomicBool::new(true));
         let playing = Arc::new(AtomicBool::new(false));
         let volume = Arc::new(AtomicU32::new(1f32.to_bits()));
+        let monitor = Arc::new(AtomicU8::new(Monitor::default() as u8));
+        let trigger_applied = Arc::new(AtomicU64::new(0));
         let mut fake = None;
         let mut sink_side = Some(side);
         let (output, has_device) = match (sink, device_err) {
@@ -207,6 +313,10 @@ impl Player {
             looping: looping.clone(),
             playing: playing.clone(),
             volume: volume.clone(),
+            monitor: monitor.clone(),
+            delta: None,
+            delta_gen: trigger_applied.clone(),
+            feed_pos: 0,
             duration,
             ch: usize::from(ch),
             pushed: 0,
@@ -240,11 +350,60 @@ impl Player {
                 looping,
                 playing,
                 volume,
+                monitor,
+                trigger_gen: Arc::new(AtomicU64::new(0)),
+                trigger_applied,
                 output,
                 has_device,
             },
             fake,
         ))
+    }
+
+    /// Sets (or clears) the audio trigger mixed into playback. Playback is not restarted or
+    /// sought: the delta is converted to the output format on a worker, then the feeder adds it
+    /// from the next chunk it queues. Of several quick calls, the last one wins.
+    pub fn set_trigger(&self, trigger: Option<TriggerAudio>) {
+        let generation = self.trigger_gen.fetch_add(1, Ordering::AcqRel) + 1;
+        let Some(t) = trigger else {
+            let _ = self.cmd.send(Cmd::Trigger(generation, None));
+            return;
+        };
+        let (rate, ch) = (self.clock.sample_rate_hz, self.clock.channels);
+        let tx = self.cmd.clone();
+        let latest = self.trigger_gen.clone();
+        let work = move || {
+            // A newer trigger came while this one waited: skip the conversion.
+            if latest.load(Ordering::Acquire) == generation {
+                let samples: Arc<[f32]> = convert(t.delta(), rate, ch).into();
+                let _ = tx.send(Cmd::Trigger(generation, Some(samples)));
+            }
+        };
+        // The whole-delta resample stays off the caller's (UI) thread.
+        if let Err(e) = super::spawn_named("audio-trigger-convert", work) {
+            tracing::warn!("audio trigger not set: no worker thread ({e})");
+        }
+    }
+
+    /// True once the feeder mixes the trigger of the latest [`Self::set_trigger`] (conversion
+    /// takes a moment); what it queues from then on carries it.
+    pub fn trigger_ready(&self) -> bool {
+        self.trigger_applied.load(Ordering::Acquire) == self.trigger_gen.load(Ordering::Acquire)
+    }
+
+    /// Chooses clean, triggered or trigger-only sound; heard within the ring's latency, with no
+    /// restart.
+    pub fn set_monitor(&self, monitor: Monitor) {
+        self.monitor.store(monitor as u8, Ordering::Relaxed);
+    }
+
+    pub fn monitor(&self) -> Monitor {
+        Monitor::from_u8(self.monitor.load(Ordering::Relaxed))
+    }
+
+    /// The output format the feed is converted to: (sample rate in Hz, channels).
+    pub fn output_format(&self) -> (u32, u16) {
+        (self.clock.sample_rate_hz, self.clock.channels)
     }
 
     pub fn play(&self) {
@@ -307,9 +466,36 @@ struct FeederState {
     looping: Arc<AtomicBool>,
     playing: Arc<AtomicBool>,
     volume: Arc<AtomicU32>,
+    monitor: Arc<AtomicU8>,
+    /// The trigger's delta in the output format, indexed like the feed (interleaved samples from
+    /// clip time 0).
+    delta: Option<Arc<[f32]>>,
+    /// The `set_trigger` generation of `delta` (read by [`Player::trigger_ready`]).
+    delta_gen: Arc<AtomicU64>,
+    /// Interleaved sample index (clip time) of the next sample the feed gives.
+    feed_pos: u64,
     duration: f64,
     ch: usize,
     pushed: u64,
+}
+
+/// The mix stage: `v` holds the clean samples starting at interleaved index `start` of clip time.
+fn mix(v: &mut [f32], start: u64, delta: Option<&[f32]>, monitor: Monitor) {
+    let d = |i: usize| {
+        delta
+            .and_then(|d| usize::try_from(start).ok().and_then(|s| d.get(s + i)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    match monitor {
+        Monitor::Clean => {}
+        Monitor::Triggered => {
+            if delta.is_some() {
+                v.iter_mut().enumerate().for_each(|(i, x)| *x += d(i));
+            }
+        }
+        Monitor::TriggerOnly => v.iter_mut().enumerate().for_each(|(i, x)| *x = d(i)),
+    }
 }
 
 fn feeder(mut s: FeederState) {
@@ -347,12 +533,19 @@ fn feeder(mut s: FeederState) {
                     s.playing.store(false, Ordering::Relaxed);
                     // What is queued has not been heard: continue later from what has.
                     let at = wrapped(&s.clock, s.duration, s.looping.load(Ordering::Relaxed));
-                    s.feed.seek(at, rate, s.ch);
+                    s.feed_pos = s.feed.seek(at, rate, s.ch);
                     s.clock.flush_to(at, s.pushed);
                 }
                 Cmd::Seek(t) => {
-                    s.feed.seek(t, rate, s.ch);
+                    s.feed_pos = s.feed.seek(t, rate, s.ch);
                     s.clock.flush_to(t, s.pushed);
+                }
+                // Nothing is flushed: what is queued plays out, the new mix follows it.
+                Cmd::Trigger(generation, delta) => {
+                    if generation > s.delta_gen.load(Ordering::Relaxed) {
+                        s.delta = delta;
+                        s.delta_gen.store(generation, Ordering::Release);
+                    }
                 }
             }
         }
@@ -363,13 +556,17 @@ fn feeder(mut s: FeederState) {
             let mut v = s.feed.next(chunk, s.ch);
             if v.is_empty() {
                 if s.looping.load(Ordering::Relaxed) && s.duration > 0.0 {
-                    s.feed.seek(0.0, rate, s.ch);
+                    s.feed_pos = s.feed.seek(0.0, rate, s.ch);
                     v = s.feed.next(chunk, s.ch);
                 }
                 if v.is_empty() {
                     break;
                 }
             }
+            let start = s.feed_pos;
+            s.feed_pos += v.len() as u64;
+            let monitor = Monitor::from_u8(s.monitor.load(Ordering::Relaxed));
+            mix(&mut v, start, s.delta.as_deref(), monitor);
             let g = f32::from_bits(s.volume.load(Ordering::Relaxed));
             if g != 1.0 {
                 v.iter_mut().for_each(|x| *x *= g);
@@ -377,5 +574,69 @@ fn feeder(mut s: FeederState) {
             let (done, _) = s.producer.push_partial_slice(&v);
             s.pushed += done.len() as u64;
         }
+    }
+}
+
+/// A player built on a worker, with the fake sink when [`SinkChoice::Fake`] was asked for.
+pub struct StartedPlayer {
+    pub player: Player,
+    pub fake_sink: Option<FakeSink>,
+}
+
+/// Builds the player on a named worker thread (`player-start`): probing the file, asking the
+/// host for its output device and converting a whole buffer to the device's format can take a
+/// while, and the UI thread must not wait. The job sends one event, the player or why it could
+/// not start; `repaint` wakes the UI when it is there. Dropping the job before then drops the
+/// new player too (its feeder thread ends).
+pub fn start_player(
+    source: AudioSource,
+    sink: SinkChoice,
+    repaint: Repaint,
+) -> std::io::Result<Job<Result<StartedPlayer, String>>> {
+    super::start("player-start", 1, repaint, move |tx| {
+        let started = Player::start(source, sink)
+            .map(|(player, fake_sink)| StartedPlayer { player, fake_sink })
+            .map_err(|e| format!("cannot start playback: {e}"));
+        tx.send(started);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mix_stage_adds_solos_or_mutes_the_delta_at_its_sample_time() {
+        let delta: Vec<f32> = (0..10).map(|i| i as f32).collect();
+        let clean = [0.5f32; 4];
+        let run = |monitor, start| {
+            let mut v = clean;
+            mix(&mut v, start, Some(&delta), monitor);
+            v
+        };
+        assert_eq!(run(Monitor::Triggered, 3), [3.5, 4.5, 5.5, 6.5]);
+        assert_eq!(run(Monitor::TriggerOnly, 3), [3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(run(Monitor::Clean, 3), clean);
+        assert_eq!(
+            run(Monitor::Triggered, 8),
+            [8.5, 9.5, 0.5, 0.5],
+            "past the delta's end nothing is added"
+        );
+        let mut v = clean;
+        mix(&mut v, 0, None, Monitor::TriggerOnly);
+        assert_eq!(v, [0.0; 4], "solo with no trigger is silence");
+    }
+
+    #[test]
+    fn the_delta_is_triggered_minus_clean() {
+        let clean = AudioBuffer::new(10, 1, vec![0.1, 0.2, 0.3]).expect("audio");
+        let trig = AudioBuffer::new(10, 1, vec![0.1, 0.7, 0.3, 0.4]).expect("audio");
+        let t = TriggerAudio::from_clean_and_triggered(&clean, &trig).expect("same format");
+        let d = t.delta().samples();
+        assert_eq!(d.len(), 4);
+        assert!((d[1] - 0.5).abs() < 1e-6 && d[0] == 0.0 && (d[3] - 0.4).abs() < 1e-6);
+        let stereo = AudioBuffer::new(10, 2, vec![0.0; 4]).expect("audio");
+        let e = TriggerAudio::from_clean_and_triggered(&clean, &stereo).expect_err("formats");
+        assert!(e.contains("2 ch"), "{e}");
     }
 }

@@ -121,12 +121,15 @@ pub struct ClockState {
     flush_gen: AtomicU64,
     /// Samples the producer had pushed in all when it last flushed: only those are stale.
     pushed_at_flush: AtomicU64,
-    /// Position in seconds (f64 bits) that the next generation starts at.
+    /// Position (interleaved samples) that the next generation starts at.
     pending_base: AtomicU64,
-    /// Position (f64 bits) of the generation the consumer is playing, and the samples
-    /// (interleaved) it has played since.
-    base: AtomicU64,
-    played: AtomicU64,
+    /// The played position in interleaved samples: the generation's start plus what the sink has
+    /// played since. One atomic, so a reader can never pair one generation's start with another's
+    /// count (two atomics could be read torn across a flush and make the clock jump back). A
+    /// seqlock or a mutex would also be consistent, but the consumer is a real-time callback: a
+    /// single store or `fetch_add` is wait-free for it and for every reader. The cost is that a
+    /// flush target is rounded to a whole sample frame (≤ 1/rate s).
+    position: AtomicU64,
 }
 
 impl ClockState {
@@ -136,23 +139,37 @@ impl ClockState {
             channels: channels.max(1),
             flush_gen: AtomicU64::new(0),
             pushed_at_flush: AtomicU64::new(0),
-            pending_base: AtomicU64::new(0f64.to_bits()),
-            base: AtomicU64::new(0f64.to_bits()),
-            played: AtomicU64::new(0),
+            pending_base: AtomicU64::new(0),
+            position: AtomicU64::new(0),
         })
     }
 
     /// Seconds of source audio the sink has played (keeps growing across loops).
     pub fn position_secs(&self) -> f64 {
-        let base = f64::from_bits(self.base.load(Ordering::Acquire));
-        let played = self.played.load(Ordering::Acquire) as f64;
-        base + played / f64::from(self.channels) / f64::from(self.sample_rate_hz)
+        self.samples_to_secs(self.position.load(Ordering::Acquire))
+    }
+
+    /// The played position in interleaved samples (what [`Self::position_secs`] is made from).
+    pub fn position_samples(&self) -> u64 {
+        self.position.load(Ordering::Acquire)
+    }
+
+    fn samples_to_secs(&self, samples: u64) -> f64 {
+        samples as f64 / f64::from(self.channels) / f64::from(self.sample_rate_hz)
+    }
+
+    /// `secs` as interleaved samples, at a whole frame (negative and NaN clamp to 0).
+    fn secs_to_samples(&self, secs: f64) -> u64 {
+        let frames = (secs.max(0.0) * f64::from(self.sample_rate_hz)).round();
+        // `as` saturates, so an absurd target cannot wrap.
+        (frames as u64).saturating_mul(u64::from(self.channels))
     }
 
     /// Producer side: drop what is queued (the first `pushed_total` samples ever pushed); the
     /// clock continues from `secs`.
     pub fn flush_to(&self, secs: f64, pushed_total: u64) {
-        self.pending_base.store(secs.to_bits(), Ordering::Release);
+        self.pending_base
+            .store(self.secs_to_samples(secs), Ordering::Release);
         self.pushed_at_flush.store(pushed_total, Ordering::Release);
         self.flush_gen.fetch_add(1, Ordering::AcqRel);
     }
@@ -180,15 +197,14 @@ impl ConsumerSide {
             }
             self.popped += stale as u64;
             self.seen_gen = generation;
-            self.clock.played.store(0, Ordering::Release);
             let b = self.clock.pending_base.load(Ordering::Acquire);
-            self.clock.base.store(b, Ordering::Release);
+            self.clock.position.store(b, Ordering::Release);
         }
         let (filled, rest) = self.consumer.pop_partial_slice(out);
         let n = filled.len();
         rest.fill(0.0);
         self.popped += n as u64;
-        self.clock.played.fetch_add(n as u64, Ordering::AcqRel);
+        self.clock.position.fetch_add(n as u64, Ordering::AcqRel);
     }
 }
 
@@ -392,5 +408,61 @@ mod tests {
             "a flush discards only what was queued before it"
         );
         assert!((clock.position_secs() - 2.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_position_is_never_read_torn_across_a_flush() {
+        // Generation k starts at k s and plays 0.4 s, so the true position only ever grows. A
+        // reader that paired one generation's start with another's played count would see it jump
+        // back (k + 0.4 s, then k + 1 s + a little, is fine; k s after k + 0.4 s is not).
+        use std::sync::atomic::AtomicBool;
+        let (mut p, side, clock) = ring(1000, 2, 1.0);
+        let mut sink = FakeSink::new(side);
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (clock, stop) = (clock.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("clock-reader".into())
+                .spawn(move || {
+                    let (mut last, mut reads, mut backwards) = (0.0f64, 0u64, Vec::new());
+                    while !stop.load(Ordering::Relaxed) {
+                        let now = clock.position_secs();
+                        if now < last {
+                            backwards.push((last, now));
+                        }
+                        last = now;
+                        reads += 1;
+                    }
+                    (reads, backwards)
+                })
+                .expect("spawns")
+        };
+        let mut pushed = 0u64;
+        let generations = 50_000u64;
+        for k in 1..=generations {
+            clock.flush_to(k as f64, pushed);
+            for _ in 0..800 {
+                if p.push(0.5).is_ok() {
+                    pushed += 1;
+                }
+            }
+            for _ in 0..8 {
+                sink.advance(50); // 50 frames of 2 channels: 0.05 s
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (reads, backwards) = reader.join().expect("reader");
+        let last = clock.position_secs();
+        assert!(reads > 1000, "the reader ran alongside ({reads} reads)");
+        assert!(
+            backwards.is_empty(),
+            "{} of {reads} reads went back, e.g. {:?}",
+            backwards.len(),
+            backwards.first()
+        );
+        assert!(
+            (last - (generations as f64 + 0.4)).abs() < 1e-9,
+            "ends at the last generation's start + what it played: {last}"
+        );
     }
 }

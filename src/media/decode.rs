@@ -189,30 +189,30 @@ pub fn decode_clip(path: &Path, req: &DecodeRequest) -> Result<Decoded, MediaErr
 
     let audio = match req.audio {
         None => None,
-        Some(a) => match AudioReader::open(path, a.sample_rate_hz, a.channels)? {
-            None => None,
-            Some(mut ar) => {
-                let samples = ar.read_all()?;
-                let ch = usize::from(a.channels);
-                let sr = f64::from(a.sample_rate_hz);
-                // Audio sample 0 must be at the time of frame 0.
-                let v0 = reader.start_secs() + times[0].to_f64();
-                let a0 = ar.first_secs().unwrap_or(v0);
-                let offset = ((v0 - a0) * sr).round() as i64;
-                let want = (frames.len() as f64 / fps.to_f64() * sr).round() as usize;
-                let mut out = vec![0f32; want * ch];
-                for (i, o) in out.chunks_exact_mut(ch).enumerate() {
-                    let src = i as i64 + offset;
-                    if src >= 0 && ((src as usize + 1) * ch) <= samples.len() {
-                        o.copy_from_slice(&samples[src as usize * ch..(src as usize + 1) * ch]);
+        Some(a) => {
+            // Audio sample 0 must be at the time of frame 0: the reader is aligned there (the
+            // same alignment the player's streamed audio uses).
+            let v0 = reader.start_secs() + times[0].to_f64();
+            match AudioReader::open_aligned(path, a.sample_rate_hz, a.channels, v0)? {
+                None => None,
+                Some(mut ar) => {
+                    let ch = usize::from(a.channels);
+                    let sr = f64::from(a.sample_rate_hz);
+                    let want = (frames.len() as f64 / fps.to_f64() * sr).round() as usize * ch;
+                    // Only as much as the frames cover (a long film cut by `max_frames`).
+                    let mut samples = Vec::with_capacity(want);
+                    while samples.len() < want {
+                        let Some(c) = ar.next_chunk()? else { break };
+                        samples.extend_from_slice(&c);
                     }
+                    samples.resize(want, 0.0);
+                    Some(
+                        AudioBuffer::new(a.sample_rate_hz, a.channels, samples)
+                            .map_err(|e| bad(e.to_string()))?,
+                    )
                 }
-                Some(
-                    AudioBuffer::new(a.sample_rate_hz, a.channels, out)
-                        .map_err(|e| bad(e.to_string()))?,
-                )
             }
-        },
+        }
     };
     let clip = Clip::new(frames, fps, audio).map_err(|e| bad(e.to_string()))?;
     Ok(Decoded {

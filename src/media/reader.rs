@@ -384,6 +384,21 @@ impl VideoReader {
     }
 }
 
+/// Stream time in seconds at which a video reader of `path` puts its timestamp 0: the video
+/// stream's start, or its first frame's time when the container states no start. This is what
+/// [`AudioReader::open_aligned`] takes so that audio time and frame time agree.
+pub fn video_origin_secs(path: &Path) -> Result<f64, MediaError> {
+    let mut r = VideoReader::open(path, SizeMode::Within { max_side: 2 })?;
+    if r.start_pts.is_none() {
+        r.next_frame()?; // the first frame's timestamp becomes the start
+    }
+    Ok(r.start_secs())
+}
+
+/// The most silence a reader pads in front of audio that starts late (a damaged timestamp must
+/// not allocate hours of zeros).
+const MAX_LEAD_SECS: f64 = 600.0;
+
 /// Audio as interleaved f32 at a fixed rate and channel count.
 pub struct AudioReader {
     path: PathBuf,
@@ -394,21 +409,56 @@ pub struct AudioReader {
     rate: u32,
     channels: u16,
     time_base: ffmpeg::Rational,
+    /// Stream time (seconds) that this reader's time 0 is at: the aligned origin, else the
+    /// audio stream's start (as the video reader uses its stream's start).
+    origin_secs: f64,
     /// Stream time (seconds) of the first decoded sample.
     first_secs: Option<f64>,
+    /// Stream time (seconds) of the next sample out; `None` until the first frame after an
+    /// open or a seek tells it.
+    next_secs: Option<f64>,
     decoded: ffmpeg::frame::Audio,
     eof: bool,
     flushed: bool,
-    /// After a seek: samples before this stream time are dropped.
+    /// Output must start at this stream time (after a seek, or an aligned open): samples before
+    /// it are dropped, a gap before the first decoded sample is filled with silence.
     skip_until: Option<f64>,
 }
 
 impl AudioReader {
-    /// `None` when the file has no audio stream.
+    /// `None` when the file has no audio stream. The first sample returned is the first one
+    /// decoded; [`Self::seek`] counts from the audio stream's start.
     pub fn open(
         path: &Path,
         sample_rate_hz: u32,
         channels: u16,
+    ) -> Result<Option<Self>, MediaError> {
+        Self::open_inner(path, sample_rate_hz, channels, None)
+    }
+
+    /// As [`Self::open`], but sample 0 is the sound at stream time `origin_secs` (usually
+    /// [`video_origin_secs`], so that sample time = frame time): audio before it is dropped, and
+    /// audio that starts later is preceded by silence. Seeks count from `origin_secs` too.
+    pub fn open_aligned(
+        path: &Path,
+        sample_rate_hz: u32,
+        channels: u16,
+        origin_secs: f64,
+    ) -> Result<Option<Self>, MediaError> {
+        if !origin_secs.is_finite() {
+            return Err(MediaError::new(
+                path,
+                MediaCause::Decode(format!("audio origin {origin_secs} s is not a time")),
+            ));
+        }
+        Self::open_inner(path, sample_rate_hz, channels, Some(origin_secs))
+    }
+
+    fn open_inner(
+        path: &Path,
+        sample_rate_hz: u32,
+        channels: u16,
+        origin: Option<f64>,
     ) -> Result<Option<Self>, MediaError> {
         if sample_rate_hz == 0 || channels == 0 {
             return Err(MediaError::new(
@@ -422,6 +472,13 @@ impl AudioReader {
         };
         let aidx = stream.index();
         let time_base = stream.time_base();
+        let start = stream.start_time();
+        let stream_start = if start == ffmpeg::ffi::AV_NOPTS_VALUE {
+            0.0
+        } else {
+            start as f64 * f64::from(time_base.numerator())
+                / f64::from(time_base.denominator().max(1))
+        };
         let decoder = decoder_context(stream.parameters())
             .and_then(|c| c.decoder().audio())
             .map_err(|e| MediaError::new(path, MediaCause::Decode(e.to_string())))?;
@@ -434,18 +491,22 @@ impl AudioReader {
             rate: sample_rate_hz,
             channels,
             time_base,
+            origin_secs: origin.unwrap_or(stream_start),
             first_secs: None,
+            next_secs: None,
             decoded: ffmpeg::frame::Audio::empty(),
             eof: false,
             flushed: false,
-            skip_until: None,
+            skip_until: origin,
         }))
     }
 
-    /// Seeks so that the next sample is at `secs` of stream time (from the keyframe before,
-    /// dropping the samples in between).
+    /// Seeks so that the next sample is the one at `secs` from this reader's time 0 (the aligned
+    /// origin, else the audio stream's start): the demuxer lands on a packet before it and the
+    /// samples in between are dropped (or, past the audio's start, silence fills in).
     pub fn seek(&mut self, secs: f64) -> Result<(), MediaError> {
-        let ts = (secs.max(0.0) * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+        let target = self.origin_secs + secs.max(0.0);
+        let ts = (target * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
         self.ictx
             .seek(ts, ..ts)
             .map_err(|e| self.err(format!("cannot seek the audio to {secs:.3} s: {e}")))?;
@@ -453,8 +514,14 @@ impl AudioReader {
         self.resampler = None;
         self.eof = false;
         self.flushed = false;
-        self.skip_until = Some(secs.max(0.0));
+        self.next_secs = None;
+        self.skip_until = Some(target);
         Ok(())
+    }
+
+    /// Stream time (seconds) of this reader's time 0.
+    pub fn origin_secs(&self) -> f64 {
+        self.origin_secs
     }
 
     pub fn sample_rate_hz(&self) -> u32 {
@@ -531,29 +598,61 @@ impl AudioReader {
         }
     }
 
+    /// Applies a pending `skip_until` to `out`, the samples starting at `next_secs`: drops those
+    /// before the target, or puts silence in front when the audio starts after it. Returns
+    /// whether `out` now starts at the target (else all of it was before and is gone).
+    fn trim_to_target(&mut self, out: &mut Vec<f32>) -> bool {
+        let (Some(target), Some(at)) = (self.skip_until, self.next_secs) else {
+            return true;
+        };
+        let ch = usize::from(self.channels);
+        let rate = f64::from(self.rate);
+        let lead = ((target - at) * rate).round();
+        if lead > 0.0 {
+            let have = out.len() / ch;
+            let drop = (lead as usize).min(have);
+            out.drain(..drop * ch);
+            self.next_secs = Some(at + drop as f64 / rate);
+            if drop == have {
+                return false;
+            }
+        } else if lead < 0.0 {
+            let pad = ((-lead).min(MAX_LEAD_SECS * rate)) as usize;
+            out.splice(0..0, std::iter::repeat_n(0.0, pad * ch));
+        }
+        self.skip_until = None;
+        self.next_secs = Some(target);
+        true
+    }
+
     /// The next chunk of samples (interleaved), or `None` at the end.
     pub fn next_chunk(&mut self) -> Result<Option<Vec<f32>>, MediaError> {
         let mut out = Vec::new();
         loop {
             if self.decoder.receive_frame(&mut self.decoded).is_ok() {
+                let pts_secs = self.decoded.timestamp().map(|pts| {
+                    pts as f64 * f64::from(self.time_base.numerator())
+                        / f64::from(self.time_base.denominator().max(1))
+                });
                 if self.first_secs.is_none() {
-                    let pts = self.decoded.timestamp().unwrap_or(0);
-                    self.first_secs = Some(
-                        pts as f64 * f64::from(self.time_base.numerator())
-                            / f64::from(self.time_base.denominator().max(1)),
-                    );
+                    self.first_secs = Some(pts_secs.unwrap_or(self.origin_secs));
+                }
+                if self.next_secs.is_none() {
+                    // The first frame after an open or a seek: its timestamp places the output.
+                    self.next_secs = Some(pts_secs.or(self.skip_until).unwrap_or(self.origin_secs));
                 }
                 self.resample(&mut out, false)?;
-                if !out.is_empty() {
+                if !out.is_empty() && self.emit(&mut out) {
                     return Ok(Some(out));
                 }
+                out.clear();
                 continue;
             }
             if self.eof {
                 if !self.flushed {
                     self.flushed = true;
                     self.resample(&mut out, true)?;
-                    if !out.is_empty() {
+                    if !out.is_empty() && self.emit(&mut out) {
                         return Ok(Some(out));
                     }
                 }
@@ -573,6 +672,18 @@ impl AudioReader {
                 }
             }
         }
+    }
+
+    /// Trims `out` to a pending target and advances the output clock; false when nothing is left.
+    fn emit(&mut self, out: &mut Vec<f32>) -> bool {
+        if !self.trim_to_target(out) || out.is_empty() {
+            return false;
+        }
+        let frames = out.len() / usize::from(self.channels);
+        self.next_secs = self
+            .next_secs
+            .map(|t| t + frames as f64 / f64::from(self.rate));
+        true
     }
 
     /// All remaining samples.

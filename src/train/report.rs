@@ -68,6 +68,8 @@ pub struct RunResults {
     pub classes: Vec<String>,
     /// Which clips the ASR counts.
     pub asr_convention: String,
+    /// How each clip's own draws (random frames, dynamic variations) derive from `seed`.
+    pub clip_seeds: String,
     /// (frames carrying the trigger, ASR) after the last epoch.
     pub asr_by_triggered_frames: Vec<(usize, f64)>,
     pub wall_secs: f64,

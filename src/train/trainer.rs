@@ -17,13 +17,14 @@ use super::pool::training_pool;
 use super::report::{EpochMetrics, FinalMetrics, RunResults, Versions, write_outputs};
 use crate::core::Clip;
 use crate::core::assets::NoAssets;
-use crate::core::attack::{AttackSpec, apply_clip};
+use crate::core::attack::AttackSpec;
 use crate::core::experiment::{
     ExperimentSpec, FusionVideo, ModelName, OptimizerKind, TriggerStage,
 };
 use crate::core::metrics::classify;
 use crate::core::placement::FrameSelection;
 use crate::core::poison::PoisonPlan;
+use crate::core::poison::{TEST_CLIP_INDEX_BASE, apply_for_clip};
 use crate::core::rng::{Stream, rng_for};
 use crate::core::trigger::VisualTrigger;
 use anyhow::Context;
@@ -461,11 +462,11 @@ fn poison_train_set(poison: &Poison, train: &[Sample], load: usize) -> anyhow::R
     let mut clips: Vec<Clip> = train.iter().map(|s| s.clip.clone()).collect();
     if poison.stage == TriggerStage::Before {
         for &i in &poison.plan.indices {
-            clips[i] = apply_clip(&poison.attack, &clips[i], &NoAssets)?.clip;
+            clips[i] = apply_for_clip(&poison.attack, &clips[i], i as u64, &NoAssets)?.clip;
         }
         if let Some(c) = &poison.cross {
             for &i in &poison.plan.cross {
-                clips[i] = apply_clip(c, &clips[i], &NoAssets)?.clip;
+                clips[i] = apply_for_clip(c, &clips[i], i as u64, &NoAssets)?.clip;
             }
         }
     }
@@ -528,12 +529,14 @@ fn trigger_test(
     use rayon::prelude::*;
     clips
         .par_iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(j, c)| {
             let base = match stage {
                 TriggerStage::Before => (*c).clone(),
                 TriggerStage::After => cropped(c, centre(load, size), size)?,
             };
-            Ok(apply_clip(attack, &base, &NoAssets)?.clip)
+            let index = TEST_CLIP_INDEX_BASE + j as u64;
+            Ok(apply_for_clip(attack, &base, index, &NoAssets)?.clip)
         })
         .collect()
 }
@@ -841,7 +844,8 @@ fn train_batch(
         };
         if poison.stage == TriggerStage::After && poison.plan.is_poisoned(i) {
             let c = cropped(&train.clips[i], view, size)?;
-            owned.push(apply_clip(&poison.attack, &c, &NoAssets)?.clip);
+            // The clip's own draws, the same every epoch (as when triggered before the crop).
+            owned.push(apply_for_clip(&poison.attack, &c, i as u64, &NoAssets)?.clip);
             views.push(None);
         } else {
             views.push(Some(view));
@@ -927,6 +931,11 @@ fn asr_by_triggered_frames(
     Ok(curve)
 }
 
+/// How per-clip draws derive from the run's seed, as `results.json` states it.
+const CLIP_SEEDS: &str = "per clip: core::rng::clip_seed(seed, i) for training clip i, \
+clip_seed(seed, 2^40 + j) for test clip j (random/fraction frames, dynamic variations); the \
+trigger's noise, blend pattern, WaNet grid and the audio trigger use seed itself";
+
 /// What training and evaluation produced.
 struct Outcome {
     history: Vec<EpochMetrics>,
@@ -965,6 +974,7 @@ fn results(
         } else {
             "triggered test clips whose true class is not the target".into()
         },
+        clip_seeds: CLIP_SEEDS.into(),
         asr_by_triggered_frames: outcome.asr_by_frames,
         wall_secs,
         train_wall_secs: outcome.train_wall_secs,
@@ -974,5 +984,99 @@ fn results(
         skipped: data.skipped.clone(),
         spec: spec.clone(),
         versions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Frame;
+    use crate::core::placement::FrameSelection;
+    use crate::core::poison::{Modality, PoisonMode};
+    use crate::core::time::Rational;
+    use crate::core::trigger::badnets::BadnetsSpec;
+
+    fn grey(frames: usize) -> Clip {
+        let f = Frame::new(16, 16, vec![128u8; 16 * 16 * 3]).expect("frame");
+        Clip::new(vec![f; frames], Rational::new(8, 1).expect("fps"), None).expect("clip")
+    }
+
+    /// The frames `apply` changed.
+    fn changed(clean: &Clip, poisoned: &Clip) -> Vec<usize> {
+        (0..clean.frames().len())
+            .filter(|&i| clean.frames()[i].rgb() != poisoned.frames()[i].rgb())
+            .collect()
+    }
+
+    fn random_frames_attack(k: usize) -> AttackSpec {
+        let mut a = AttackSpec::visual(VisualTrigger::Badnets(BadnetsSpec {
+            color: Some([255, 0, 0]),
+            size: crate::core::trigger::patch::PatchSize::Square(4),
+            ..BadnetsSpec::default()
+        }));
+        a.temporal.frames = FrameSelection::Random { k };
+        a.seed = 11;
+        a
+    }
+
+    #[test]
+    fn each_poisoned_and_each_test_clip_gets_its_own_random_frames() {
+        let train: Vec<Sample> = (0..8)
+            .map(|i| Sample {
+                clip: grey(16),
+                label: i % 2,
+                source: format!("clip{i}"),
+            })
+            .collect();
+        let poison = Poison {
+            plan: PoisonPlan {
+                target: 0,
+                indices: (0..8).collect(),
+                cross: vec![],
+                mode: PoisonMode::CleanLabel,
+                modality: Modality::Video,
+                seed: 11,
+            },
+            attack: random_frames_attack(3),
+            cross: None,
+            stage: TriggerStage::Before,
+        };
+        let set = poison_train_set(&poison, &train, 16).expect("poisons");
+        let picks: Vec<Vec<usize>> = set
+            .clips
+            .iter()
+            .zip(&train)
+            .map(|(p, s)| changed(&s.clip, p))
+            .collect();
+        assert!(picks.iter().all(|p| p.len() == 3), "{picks:?}");
+        let mut distinct = picks.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(
+            distinct.len() >= 6,
+            "8 clips, 560 ways to pick 3 of 16 frames: not all alike ({picks:?})"
+        );
+        assert_ne!(picks[0], picks[1]);
+        let again = poison_train_set(&poison, &train, 16).expect("poisons");
+        assert!(
+            again.clips.iter().zip(&set.clips).all(|(a, b)| a == b),
+            "the same clip index draws the same frames in every run"
+        );
+
+        // Test clips (and so ASR by triggered frames, which goes through trigger_test) too, in
+        // their own index space: test clip 0 does not repeat training clip 0's frames.
+        let clean: Vec<&Clip> = train.iter().map(|s| &s.clip).collect();
+        let test =
+            trigger_test(&poison.attack, &clean, TriggerStage::Before, 16, 16).expect("triggers");
+        let test_picks: Vec<Vec<usize>> = test
+            .iter()
+            .zip(&clean)
+            .map(|(p, c)| changed(c, p))
+            .collect();
+        assert_ne!(test_picks[0], test_picks[1]);
+        assert_ne!(
+            test_picks, picks,
+            "test clips draw apart from training clips"
+        );
     }
 }
