@@ -6,6 +6,7 @@
 
 pub mod canvas;
 pub mod preview;
+pub mod preview_callback;
 
 /// One line about the adapter eframe rendered with, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) · Vulkan · Cpu".
 pub fn adapter_summary(info: &wgpu::AdapterInfo) -> String {
