@@ -366,3 +366,134 @@ fn a_static_table_is_uploaded_once_and_a_mismatch_is_an_error() {
         .expect_err("wrong size");
     assert!(e.to_string().contains("warp"), "{e}");
 }
+
+/// Reads an `Rgba8Unorm` texture back as RGB.
+fn read_texture(g: &Gpu, texture: &wgpu::Texture) -> Frame {
+    let (w, h) = (texture.width(), texture.height());
+    let row = (w * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+    let buffer = g.device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: u64::from(row * h),
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut enc = g.device.create_command_encoder(&Default::default());
+    enc.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buffer,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(row),
+                rows_per_image: Some(h),
+            },
+        },
+        texture.size(),
+    );
+    g.queue.submit([enc.finish()]);
+    buffer.map_async(wgpu::MapMode::Read, .., |r| r.expect("maps"));
+    g.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .expect("GPU finishes");
+    let data = buffer.get_mapped_range(..).expect("mapped");
+    let rgb: Vec<u8> = data
+        .chunks_exact(row as usize)
+        .flat_map(|line| line[..w as usize * 4].chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]))
+        .collect();
+    Frame::new(w, h, rgb).expect("frame")
+}
+
+#[test]
+fn view_modes_show_clean_poisoned_difference_and_wipe() {
+    use triggerlab::gpu::preview_callback::{PreviewView, ViewMode};
+    let g = gpu_or_skip!();
+    let (w, h) = (64u32, 40u32);
+    let s = spec(r#"{"kind":"badnets","size":8,"color":[255,0,0]}"#, STATIC, 1);
+    let c = clip(w, h, 1);
+    let clean = &c.frames()[0];
+    let poisoned = apply_clip(&s, &c, &Pattern).expect("CPU").clip.frames()[0].clone();
+    let prepared = s
+        .visual
+        .as_ref()
+        .expect("visual")
+        .prepare("visual", w as usize, h as usize, &s.temporal, s.seed, &Pattern)
+        .expect("prepares");
+    let ctx = FrameCtx {
+        index: 0,
+        ordinal: 0,
+        count: 1,
+    };
+    let program = prepared.gpu_program(&ctx).expect("ok").expect("gpu");
+    let mut preview = GpuPreview::new(&g.device);
+    preview
+        .render(&g.device, &g.queue, clean, &program)
+        .expect("renders");
+    let format = wgpu::TextureFormat::Rgba8Unorm;
+    let mut view = PreviewView::new(&g.device, format);
+    view.bind(&g.device, &preview);
+    let target = g.device.create_texture(&wgpu::TextureDescriptor {
+        label: None,
+        size: wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let target_view = target.create_view(&Default::default());
+    let draw = |mode| {
+        view.set_mode(&g.queue, mode);
+        let mut enc = g.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: None,
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &target_view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                ..Default::default()
+            });
+            view.draw(&mut pass);
+        }
+        g.queue.submit([enc.finish()]);
+        read_texture(g, &target)
+    };
+    let near = |a: &Frame, b: &Frame, what: &str| {
+        let (max, _) = compare(a, b);
+        assert!(max <= TOLERANCE, "{what}: off by {max}");
+    };
+    near(&draw(ViewMode::Clean), clean, "clean");
+    near(&draw(ViewMode::Poisoned), &poisoned, "poisoned");
+    let gain = 3.0;
+    let want_diff: Vec<u8> = clean
+        .rgb()
+        .iter()
+        .zip(poisoned.rgb())
+        .map(|(&a, &b)| (f32::from(a.abs_diff(b)) * gain).min(255.0).round() as u8)
+        .collect();
+    near(
+        &draw(ViewMode::Difference { gain }),
+        &Frame::new(w, h, want_diff).expect("frame"),
+        "difference",
+    );
+    // Wipe at a quarter: columns left of 16 clean, the rest poisoned (the patch is bottom right).
+    let wipe = draw(ViewMode::Wipe { x: 0.25 });
+    let want_wipe: Vec<u8> = (0..(w * h) as usize)
+        .flat_map(|p| {
+            let src = if (p % w as usize) < 16 { clean } else { &poisoned };
+            [src.rgb()[p * 3], src.rgb()[p * 3 + 1], src.rgb()[p * 3 + 2]]
+        })
+        .collect();
+    near(&wipe, &Frame::new(w, h, want_wipe).expect("frame"), "wipe");
+    assert_ne!(&poisoned, clean, "the patch shows");
+}
