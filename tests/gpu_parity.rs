@@ -81,7 +81,11 @@ fn clip(w: u32, h: u32, frames: usize) -> Clip {
                     let noise = (state >> 56) as u8;
                     let r = (x * 255 / w as usize + t * 9) as u8;
                     let g = if (x / 9 + y / 7) % 2 == 0 { 250 } else { 4 };
-                    let b = if y < h as usize / 4 { noise } else { (y * 2 + t) as u8 };
+                    let b = if y < h as usize / 4 {
+                        noise
+                    } else {
+                        (y * 2 + t) as u8
+                    };
                     [r, g, b]
                 })
                 .collect();
@@ -151,7 +155,11 @@ fn check(g: &Gpu, preview: &mut GpuPreview, spec: &AttackSpec, w: u32, h: u32, n
         differing += n_diff;
         changed |= want != clean;
     }
-    assert!(changed, "{} changed no frame: a vacuous check", visual.kind());
+    assert!(
+        changed,
+        "{} changed no frame: a vacuous check",
+        visual.kind()
+    );
     differing
 }
 
@@ -238,7 +246,10 @@ fn sig_static_and_moving() {
         &[
             (r#"{"kind":"sig","delta":40,"freq":6}"#, STATIC),
             (r#"{"kind":"sig","delta":90,"freq":2.5}"#, EVERY_OTHER),
-            (r#"{"kind":"sig","delta":20,"freq":6}"#, r#"{"mode":"dynamic"}"#),
+            (
+                r#"{"kind":"sig","delta":20,"freq":6}"#,
+                r#"{"mode":"dynamic"}"#,
+            ),
             (
                 r#"{"kind":"sig","delta":30,"freq":6}"#,
                 r#"{"mode":"dynamic","variation":{"kind":"frequency","from":2,"to":9}}"#,
@@ -253,7 +264,10 @@ fn wanet_grids() {
     run(
         &[
             (r#"{"kind":"wanet","k":4,"s":0.5}"#, STATIC),
-            (r#"{"kind":"wanet","k":8,"s":4,"grid_rescale":0.98}"#, EVERY_OTHER),
+            (
+                r#"{"kind":"wanet","k":8,"s":4,"grid_rescale":0.98}"#,
+                EVERY_OTHER,
+            ),
             (r#"{"kind":"wanet","k":4,"s":1,"noise_mode":true}"#, STATIC),
             (r#"{"kind":"wanet","k":3,"s":2}"#, r#"{"mode":"dynamic"}"#),
         ],
@@ -297,7 +311,10 @@ fn tdba_over_the_selected_frames() {
 fn flicker_and_color_cast() {
     run(
         &[
-            (r#"{"kind":"flicker","amplitude":0.3,"period_frames":3}"#, STATIC),
+            (
+                r#"{"kind":"flicker","amplitude":0.3,"period_frames":3}"#,
+                STATIC,
+            ),
             (r#"{"kind":"color_cast"}"#, EVERY_OTHER),
             (r#"{"kind":"color_cast","gains":[0.5,1.7,1.01]}"#, STATIC),
         ],
@@ -398,7 +415,11 @@ fn read_texture(g: &Gpu, texture: &wgpu::Texture) -> Frame {
     let data = buffer.get_mapped_range(..).expect("mapped");
     let rgb: Vec<u8> = data
         .chunks_exact(row as usize)
-        .flat_map(|line| line[..w as usize * 4].chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]))
+        .flat_map(|line| {
+            line[..w as usize * 4]
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+        })
         .collect();
     Frame::new(w, h, rgb).expect("frame")
 }
@@ -408,7 +429,11 @@ fn view_modes_show_clean_poisoned_difference_and_wipe() {
     use triggerlab::gpu::preview_callback::{PreviewView, ViewMode};
     let g = gpu_or_skip!();
     let (w, h) = (64u32, 40u32);
-    let s = spec(r#"{"kind":"badnets","size":8,"color":[255,0,0]}"#, STATIC, 1);
+    let s = spec(
+        r#"{"kind":"badnets","size":8,"color":[255,0,0]}"#,
+        STATIC,
+        1,
+    );
     let c = clip(w, h, 1);
     let clean = &c.frames()[0];
     let poisoned = apply_clip(&s, &c, &Pattern).expect("CPU").clip.frames()[0].clone();
@@ -416,7 +441,14 @@ fn view_modes_show_clean_poisoned_difference_and_wipe() {
         .visual
         .as_ref()
         .expect("visual")
-        .prepare("visual", w as usize, h as usize, &s.temporal, s.seed, &Pattern)
+        .prepare(
+            "visual",
+            w as usize,
+            h as usize,
+            &s.temporal,
+            s.seed,
+            &Pattern,
+        )
         .expect("prepares");
     let ctx = FrameCtx {
         index: 0,
@@ -490,7 +522,11 @@ fn view_modes_show_clean_poisoned_difference_and_wipe() {
     let wipe = draw(ViewMode::Wipe { x: 0.25 });
     let want_wipe: Vec<u8> = (0..(w * h) as usize)
         .flat_map(|p| {
-            let src = if (p % w as usize) < 16 { clean } else { &poisoned };
+            let src = if (p % w as usize) < 16 {
+                clean
+            } else {
+                &poisoned
+            };
             [src.rgb()[p * 3], src.rgb()[p * 3 + 1], src.rgb()[p * 3 + 2]]
         })
         .collect();

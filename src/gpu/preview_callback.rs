@@ -19,11 +19,15 @@ pub enum ViewMode {
     Clean,
     Poisoned,
     /// `|poisoned − clean| × gain`, per channel, clipped to white.
-    Difference { gain: f32 },
+    Difference {
+        gain: f32,
+    },
     /// Clean on the left half, poisoned on the right.
     SideBySide,
     /// Clean left of `x` (0..1 of the rect's width), poisoned right of it.
-    Wipe { x: f32 },
+    Wipe {
+        x: f32,
+    },
 }
 
 impl ViewMode {

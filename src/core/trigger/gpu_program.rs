@@ -87,9 +87,15 @@ impl std::fmt::Debug for GpuProgram {
             }
             GpuProgram::AddRow { row } => write!(f, "AddRow {{ {} entries }}", row.len()),
             GpuProgram::Warp { indices, .. } => write!(f, "Warp {{ {} pixels }}", indices.len()),
-            GpuProgram::BlockAffine { window, .. } => write!(f, "BlockAffine {{ window {window} }}"),
+            GpuProgram::BlockAffine { window, .. } => {
+                write!(f, "BlockAffine {{ window {window} }}")
+            }
             GpuProgram::AddScaled { pattern, weight } => {
-                write!(f, "AddScaled {{ {} bytes, weight {weight} }}", pattern.len())
+                write!(
+                    f,
+                    "AddScaled {{ {} bytes, weight {weight} }}",
+                    pattern.len()
+                )
             }
             other => f.write_str(other.name()),
         }
@@ -294,8 +300,14 @@ mod tests {
     }
 
     const CASES: [(&str, bool); 14] = [
-        (r#"{"kind":"badnets","size":5,"anchor":"top_left","margin":2}"#, false),
-        (r#"{"kind":"badnets","size":[7,4],"opacity":0.6,"checkerboard":{}}"#, false),
+        (
+            r#"{"kind":"badnets","size":5,"anchor":"top_left","margin":2}"#,
+            false,
+        ),
+        (
+            r#"{"kind":"badnets","size":[7,4],"opacity":0.6,"checkerboard":{}}"#,
+            false,
+        ),
         (r#"{"kind":"badnets","size":6,"noise":{}}"#, true),
         (r#"{"kind":"blend","alpha":0.3}"#, false),
         (r#"{"kind":"blend","alpha":0.3}"#, true),
@@ -339,7 +351,10 @@ mod tests {
                 let mut via = frame(w, h);
                 interpret(&program, &mut via, w, h);
                 assert_ne!(cpu, frame(w, h), "{json} changes the frame");
-                assert_eq!(via, cpu, "{json} dynamic={dynamic} frame {ordinal}: {program:?}");
+                assert_eq!(
+                    via, cpu,
+                    "{json} dynamic={dynamic} frame {ordinal}: {program:?}"
+                );
             }
         }
     }
