@@ -124,10 +124,12 @@ fn check(p: &GpuProgram, w: u32, h: u32) -> Result<(), PreviewError> {
                     indices.len(),
                     weights.len()
                 ))
-            } else if let Some(bad) = indices.iter().flatten().find(|&&i| i as usize >= n) {
-                Some(format!("tap {bad} is outside the frame"))
             } else {
-                None
+                indices
+                    .iter()
+                    .flatten()
+                    .find(|&&i| i as usize >= n)
+                    .map(|bad| format!("tap {bad} is outside the frame"))
             }
         }
         GpuProgram::BlockAffine { window, delta, .. } => {
@@ -588,7 +590,9 @@ impl GpuPreview {
         let words = pack_table(program);
         let bytes = words.len() as u64 * 4;
         let limits = device.limits();
-        let limit = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let limit = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         if bytes > limit {
             return Err(PreviewError::TooLarge {
                 program: program.name(),
