@@ -5,6 +5,8 @@
 //! Belongs here: pipelines, textures and `egui_wgpu::CallbackTrait` impls. Depends only on `core`.
 
 pub mod canvas;
+pub mod preview;
+pub mod preview_callback;
 
 /// One line about the adapter eframe rendered with, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) · Vulkan · Cpu".
 pub fn adapter_summary(info: &wgpu::AdapterInfo) -> String {

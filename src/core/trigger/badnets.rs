@@ -12,6 +12,7 @@ use crate::core::rng::{Stream, rng_for};
 use crate::core::spec_error::{SpecError, check_range};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,22 +197,25 @@ impl Prepared {
         }
     }
 
+    /// The patch pasted on this frame: the prepared one, or for `noise_reseed` a noise patch
+    /// drawn for this frame. [`Prepared::apply`] and the GPU preview both take it from here.
+    pub fn patch_at(&self, ctx: &FrameCtx) -> Cow<'_, Patch> {
+        match (&self.variation, self.kind) {
+            (Some(Variation::NoiseReseed), SourceKind::Noise { seed }) => Cow::Owned(Patch::noise(
+                self.patch.w,
+                self.patch.h,
+                seed,
+                ctx.index as u64 + 1,
+                self.opacity,
+            )),
+            _ => Cow::Borrowed(&self.patch),
+        }
+    }
+
     /// Pastes in place: only the patch's pixels are touched.
     pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx) {
         let (x, y) = self.position_at(ctx);
-        match (&self.variation, self.kind) {
-            (Some(Variation::NoiseReseed), SourceKind::Noise { seed }) => {
-                let p = Patch::noise(
-                    self.patch.w,
-                    self.patch.h,
-                    seed,
-                    ctx.index as u64 + 1,
-                    self.opacity,
-                );
-                p.paste(px, self.frame.0, x, y);
-            }
-            _ => self.patch.paste(px, self.frame.0, x, y),
-        }
+        self.patch_at(ctx).paste(px, self.frame.0, x, y);
     }
 }
 

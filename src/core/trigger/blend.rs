@@ -11,6 +11,7 @@ use crate::core::rng::{Stream, rng_for};
 use crate::core::spec_error::{SpecError, check_range};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -200,6 +201,20 @@ impl Prepared {
                 (0.5 * (min + max) + 0.5 * (max - min) * phase.sin()) as f32
             }
             _ => self.alpha,
+        }
+    }
+
+    /// The pattern `t` (frame-sized RGB) and the α this frame is blended with: what
+    /// [`Prepared::apply`] uses, for the GPU preview (a noise pattern per frame is drawn here).
+    pub fn pattern_at(&self, ctx: &FrameCtx) -> (Cow<'_, [u8]>, f32) {
+        match (&self.variation, self.noise_seed) {
+            (None, _) => (Cow::Borrowed(&self.t), self.alpha),
+            (Some(Variation::Noise), Some(seed)) => {
+                let mut t = vec![0u8; self.t.len()];
+                rng_for(seed, Stream::BlendNoise, ctx.index as u64 + 1).fill_bytes(&mut t);
+                (Cow::Owned(t), self.alpha)
+            }
+            _ => (Cow::Borrowed(&self.t), self.alpha_at(ctx)),
         }
     }
 

@@ -242,13 +242,38 @@ impl FtrojanSpec {
     }
 }
 
+/// The affine map FTrojan applies to every pixel inside the whole blocks of a frame, as plain
+/// data (for the GPU preview): `rgb' = m·rgb + offset + delta[(y mod window)·window + x mod window]`
+/// for `x < w − w mod window`, `y < h − h mod window`, rounded once.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockAffine<'a> {
+    pub window: usize,
+    pub m: [[f32; 3]; 3],
+    pub offset: [f32; 3],
+    pub delta: &'a [[f32; 3]],
+}
+
 impl Prepared {
-    pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx) {
-        let map = match self.variation {
+    fn map_at(&self, ctx: &FrameCtx) -> &BlockMap {
+        match self.variation {
             Some(Variation::PositionsCycle) => &self.each[ctx.ordinal % self.each.len()],
             _ => &self.all,
-        };
-        map.apply(px, self.w, self.h, self.window);
+        }
+    }
+
+    /// The map this frame gets, as plain data.
+    pub fn affine_at(&self, ctx: &FrameCtx) -> BlockAffine<'_> {
+        let map = self.map_at(ctx);
+        BlockAffine {
+            window: self.window,
+            m: map.m,
+            offset: map.offset,
+            delta: &map.delta,
+        }
+    }
+
+    pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx) {
+        self.map_at(ctx).apply(px, self.w, self.h, self.window);
     }
 }
 

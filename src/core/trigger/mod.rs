@@ -8,11 +8,14 @@ pub mod badnets;
 pub mod blend;
 pub mod dct;
 pub mod ftrojan;
+pub mod gpu_program;
 pub mod natural;
 pub mod patch;
 pub mod sig;
 pub mod tdba;
 pub mod wanet;
+
+pub use gpu_program::GpuProgram;
 
 use super::assets::AssetLoader;
 use super::placement::{FrameCtx, Mode, TemporalSpec, Variation};
@@ -205,7 +208,12 @@ impl VisualTrigger {
                 Kernel::ColorCast(Box::new(natural::gain_luts(s.gains)))
             }
         };
-        Ok(Prepared { w, h, kernel })
+        Ok(Prepared {
+            w,
+            h,
+            kernel,
+            gpu: Default::default(),
+        })
     }
 }
 
@@ -253,6 +261,8 @@ pub struct Prepared {
     w: usize,
     h: usize,
     kernel: Kernel,
+    /// Tables for [`Prepared::gpu_program`], built on first use.
+    gpu: gpu_program::GpuCache,
 }
 
 impl Prepared {

@@ -140,6 +140,11 @@ impl Prepared {
             .collect())
     }
 
+    /// The spatial pattern times `pert`, per byte (H×W×3): a frame gets `weight ×` this added.
+    pub fn spatial(&self) -> &[f32] {
+        &self.spatial
+    }
+
     /// Adds the perturbation to one frame whose temporal weight is `weight`, in place.
     pub fn apply_frame(&self, px: &mut [u8], weight: f64) {
         add_scaled(px, &self.spatial, weight as f32);

@@ -14,6 +14,7 @@ use crate::core::rng::{Stream, rng_for};
 use crate::core::spec_error::{SpecError, check_finite, check_range};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,6 +193,16 @@ impl Taps {
         Taps { idx, wt }
     }
 
+    /// Per output pixel, the 4 source pixel indices (row-major, `y·w + x`).
+    pub fn indices(&self) -> &[[u32; 4]] {
+        &self.idx
+    }
+
+    /// Per output pixel, the 4 tap weights (0 for taps outside the frame).
+    pub fn weights(&self) -> &[[f32; 4]] {
+        &self.wt
+    }
+
     /// `dst[p] = Σ wₖ · src[tapₖ]`, rounded, clipped.
     pub fn sample(&self, src: &[u8], dst: &mut [u8]) {
         for ((out, ii), ww) in dst.chunks_exact_mut(3).zip(&self.idx).zip(&self.wt) {
@@ -293,19 +304,25 @@ impl WanetSpec {
 }
 
 impl Prepared {
-    /// Warps in place through `scratch` (a copy of the source frame).
-    pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx, scratch: &mut Vec<u8>) {
-        scratch.clear();
-        scratch.extend_from_slice(px);
+    /// The taps this frame is sampled with: the prepared ones, or for `grid` a new control
+    /// grid drawn for this frame. [`Prepared::apply`] and the GPU preview both take them here.
+    pub fn taps_at(&self, ctx: &FrameCtx) -> Cow<'_, Taps> {
         match self.variation {
             Some(Variation::Grid) => {
                 let index = ctx.index as u64 + 1;
                 let ins = random_control_grid(self.spec.k, self.seed, index);
                 let grid = self.spec.grid(&ins, self.h, self.w, self.seed, index);
-                Taps::from_grid(&grid, self.h, self.w).sample(scratch, px);
+                Cow::Owned(Taps::from_grid(&grid, self.h, self.w))
             }
-            _ => self.taps.sample(scratch, px),
+            _ => Cow::Borrowed(&self.taps),
         }
+    }
+
+    /// Warps in place through `scratch` (a copy of the source frame).
+    pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx, scratch: &mut Vec<u8>) {
+        scratch.clear();
+        scratch.extend_from_slice(px);
+        self.taps_at(ctx).sample(scratch, px);
     }
 }
 
