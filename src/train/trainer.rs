@@ -16,7 +16,7 @@ use super::optim::{OptKind, Optimizer};
 use super::pool::training_pool;
 use super::report::{EpochMetrics, FinalMetrics, RunResults, Versions, write_outputs};
 use crate::core::Clip;
-use crate::core::assets::NoAssets;
+use crate::core::assets::{AssetLoader, NoAssets};
 use crate::core::attack::{AttackSpec, apply_clip};
 use crate::core::experiment::{
     ExperimentSpec, FusionVideo, ModelName, OptimizerKind, TriggerStage,
@@ -230,6 +230,8 @@ struct Session<'a> {
     pool: &'a ThreadPool,
     cancel: &'a AtomicBool,
     emit: &'a mut dyn FnMut(TrainEvent),
+    /// Reads the files the attack names (relative to the spec's folder).
+    assets: &'a dyn AssetLoader,
     /// When the run started: results' and metrics' wall times count from here.
     started: Instant,
 }
@@ -249,11 +251,23 @@ pub fn run_experiment(
         .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
     let pool = training_pool(opts.threads)?;
     let data = load_data(&pool, spec, source, emit)?;
-    train_on(&pool, spec, data, out, opts.resume, cancel, versions, emit)
+    let assets = source.assets();
+    train_on(
+        &pool,
+        spec,
+        data,
+        out,
+        opts.resume,
+        cancel,
+        versions,
+        assets,
+        emit,
+    )
 }
 
 /// Trains on `data` into `out` (results.json, metrics.csv, curves.png, model and checkpoint
-/// files). With `opts.resume`, continues from the last checkpoint in `out`.
+/// files). With `opts.resume`, continues from the last checkpoint in `out`. The attack may name
+/// no files (use [`run_experiment`] with a source whose `assets` reads them).
 pub fn run(
     spec: &ExperimentSpec,
     data: Dataset,
@@ -264,7 +278,17 @@ pub fn run(
     emit: &mut dyn FnMut(TrainEvent),
 ) -> anyhow::Result<RunResults> {
     let pool = training_pool(opts.threads)?;
-    train_on(&pool, spec, data, out, opts.resume, cancel, versions, emit)
+    train_on(
+        &pool,
+        spec,
+        data,
+        out,
+        opts.resume,
+        cancel,
+        versions,
+        &NoAssets,
+        emit,
+    )
 }
 
 /// The training stages on `pool`; the wall clock starts here, after any loading.
@@ -277,12 +301,14 @@ fn train_on(
     resume: bool,
     cancel: &AtomicBool,
     versions: Versions,
+    assets: &dyn AssetLoader,
     emit: &mut dyn FnMut(TrainEvent),
 ) -> anyhow::Result<RunResults> {
     let mut s = Session {
         pool,
         cancel,
         emit,
+        assets,
         started: Instant::now(),
     };
     train(&mut s, spec, data, out, resume, versions)
@@ -331,7 +357,7 @@ fn train(
         .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
     let choice = pick_device(spec);
     let load = load_size(spec) as usize;
-    let poison = plan_poison(spec, &data)?;
+    let poison = plan_poison(spec, &data, s.assets)?;
     let train_set = s
         .pool
         .install(|| poison_train_set(&poison, &data.train, load))?;
@@ -424,15 +450,21 @@ fn pick_device(spec: &ExperimentSpec) -> DeviceChoice {
 
 /// The poisoning as planned: which training clips, the attack restricted to the poisoned
 /// modality (and WaNet's noise-mode variant for cross samples), and when triggers go on.
-struct Poison {
+struct Poison<'a> {
     plan: PoisonPlan,
     attack: AttackSpec,
     cross: Option<AttackSpec>,
     stage: TriggerStage,
+    /// Reads the files the attack names.
+    assets: &'a dyn AssetLoader,
 }
 
 /// Stage 2, plan the poison (from the training labels and the seed).
-fn plan_poison(spec: &ExperimentSpec, data: &Dataset) -> anyhow::Result<Poison> {
+fn plan_poison<'a>(
+    spec: &ExperimentSpec,
+    data: &Dataset,
+    assets: &'a dyn AssetLoader,
+) -> anyhow::Result<Poison<'a>> {
     let labels: Vec<usize> = data.train.iter().map(|s| s.label).collect();
     let plan = spec
         .poison
@@ -445,6 +477,7 @@ fn plan_poison(spec: &ExperimentSpec, data: &Dataset) -> anyhow::Result<Poison> 
         attack,
         cross,
         stage: spec.augment.trigger,
+        assets,
     })
 }
 
@@ -461,11 +494,11 @@ fn poison_train_set(poison: &Poison, train: &[Sample], load: usize) -> anyhow::R
     let mut clips: Vec<Clip> = train.iter().map(|s| s.clip.clone()).collect();
     if poison.stage == TriggerStage::Before {
         for &i in &poison.plan.indices {
-            clips[i] = apply_clip(&poison.attack, &clips[i], &NoAssets)?.clip;
+            clips[i] = apply_clip(&poison.attack, &clips[i], poison.assets)?.clip;
         }
         if let Some(c) = &poison.cross {
             for &i in &poison.plan.cross {
-                clips[i] = apply_clip(c, &clips[i], &NoAssets)?.clip;
+                clips[i] = apply_clip(c, &clips[i], poison.assets)?.clip;
             }
         }
     }
@@ -499,7 +532,14 @@ fn test_set<'a>(
     classes: usize,
 ) -> anyhow::Result<TestSet<'a>> {
     let clean: Vec<&Clip> = test.iter().map(|s| &s.clip).collect();
-    let triggered = trigger_test(&poison.attack, &clean, poison.stage, load, size)?;
+    let triggered = trigger_test(
+        &poison.attack,
+        poison.assets,
+        &clean,
+        poison.stage,
+        load,
+        size,
+    )?;
     Ok(TestSet {
         clean,
         triggered,
@@ -511,7 +551,7 @@ fn test_set<'a>(
 
 /// What the epochs train and test on.
 struct Poisoned<'a> {
-    poison: Poison,
+    poison: Poison<'a>,
     train: TrainSet,
     test: TestSet<'a>,
 }
@@ -520,6 +560,7 @@ struct Poisoned<'a> {
 /// after augmentation).
 fn trigger_test(
     attack: &AttackSpec,
+    assets: &dyn AssetLoader,
     clips: &[&Clip],
     stage: TriggerStage,
     load: usize,
@@ -533,7 +574,7 @@ fn trigger_test(
                 TriggerStage::Before => (*c).clone(),
                 TriggerStage::After => cropped(c, centre(load, size), size)?,
             };
-            Ok(apply_clip(attack, &base, &NoAssets)?.clip)
+            Ok(apply_clip(attack, &base, assets)?.clip)
         })
         .collect()
 }
@@ -841,7 +882,7 @@ fn train_batch(
         };
         if poison.stage == TriggerStage::After && poison.plan.is_poisoned(i) {
             let c = cropped(&train.clips[i], view, size)?;
-            owned.push(apply_clip(&poison.attack, &c, &NoAssets)?.clip);
+            owned.push(apply_clip(&poison.attack, &c, poison.assets)?.clip);
             views.push(None);
         } else {
             views.push(Some(view));
@@ -911,7 +952,14 @@ fn asr_by_triggered_frames(
             FrameSelection::Random { k }
         };
         a.audio = None;
-        let clips = trigger_test(&a, &test.clean, poison.stage, test.load, learner.size)?;
+        let clips = trigger_test(
+            &a,
+            poison.assets,
+            &test.clean,
+            poison.stage,
+            test.load,
+            learner.size,
+        )?;
         let refs: Vec<&Clip> = clips.iter().collect();
         let pred = learner.predict(&refs)?;
         let asr =
