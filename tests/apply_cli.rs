@@ -392,3 +392,141 @@ fn video_in_png_frames_out_and_bad_video_outputs() {
     );
     assert!(!dir.path().join("y.mp4").exists());
 }
+
+/// A 16 kHz mono 16-bit WAV of a 1 kHz tone, `secs` long.
+fn write_wav(path: &Path, secs: f64) {
+    let rate = 16_000u32;
+    let n = (f64::from(rate) * secs) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&1u16.to_le_bytes()); // mono
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(2 * n).to_le_bytes());
+    for i in 0..n {
+        let v = (f64::from(i) * std::f64::consts::TAU * 1000.0 / f64::from(rate)).sin() * 12_000.0;
+        b.extend_from_slice(&(v as i16).to_le_bytes());
+    }
+    std::fs::write(path, b).expect("wav");
+}
+
+/// `dir/specs/` with `patch.png` (4×4 pure green) and `beep.wav` beside the spec files.
+fn spec_folder_with_files(dir: &Path) -> PathBuf {
+    let specs = dir.join("specs");
+    std::fs::create_dir(&specs).expect("dir");
+    image::RgbImage::from_pixel(4, 4, image::Rgb([0, 255, 0]))
+        .save(specs.join("patch.png"))
+        .expect("png");
+    write_wav(&specs.join("beep.wav"), 0.2);
+    specs
+}
+
+#[test]
+fn a_video_spec_with_an_image_patch_and_an_overlay_beside_it_applies_from_another_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = make_video(dir.path());
+    let specs = spec_folder_with_files(dir.path());
+    let spec = specs.join("attack.json");
+    std::fs::write(
+        &spec,
+        r#"{"version":1,"visual":{"kind":"badnets","size":4,"image":"patch.png"},
+            "audio":{"kind":"overlay","path":"beep.wav","placement":"start"}}"#,
+    )
+    .expect("spec");
+    let frames = dir.path().join("frames");
+    // Run from `/`: the spec's relative paths must resolve against its own folder.
+    let o = triggerlab(
+        &[
+            "apply",
+            "--trigger",
+            s(&spec),
+            "--input",
+            s(&input),
+            "--output",
+            s(&frames),
+            "--json",
+        ],
+        Path::new("/"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let d = v["audio_mix"]["duration_secs"]
+        .as_f64()
+        .expect("the overlay was mixed in");
+    assert!((d - 0.2).abs() < 0.01, "the whole 0.2 s beep: {v}");
+    let f = image::open(frames.join("frame_00000.png"))
+        .expect("frame")
+        .to_rgb8();
+    assert_eq!((f.width(), f.height()), (96, 64));
+    for y in 60..64 {
+        for x in 92..96 {
+            assert_eq!(f.get_pixel(x, y).0, [0, 255, 0], "({x},{y}) is the patch");
+        }
+    }
+}
+
+#[test]
+fn run_reads_the_files_an_experiment_spec_names_beside_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let specs = spec_folder_with_files(dir.path());
+    let exp = specs.join("exp.toml");
+    std::fs::write(
+        &exp,
+        r#"
+version = 1
+name = "files"
+seed = 1
+epochs = 1
+batch_size = 4
+[dataset]
+synth = { classes = 2, per_class = 6 }
+frames = 4
+size = 16
+[model]
+kind = "av_fusion"
+[augment]
+random_crop = false
+[eval]
+frame_fraction_curve = false
+[attack]
+visual = { kind = "badnets", size = 4, image = "patch.png" }
+audio = { kind = "overlay", path = "beep.wav" }
+[poison]
+target = "MoveLeft"
+ratio = 0.5
+modality = "both"
+"#,
+    )
+    .expect("spec");
+    let out = dir.path().join("run");
+    // From `/`, so only the spec's own folder can supply patch.png and beep.wav.
+    let o = triggerlab(
+        &["run", s(&exp), "--out", s(&out), "--json"],
+        Path::new("/"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("results"))
+            .expect("json");
+    assert_eq!(results["epochs"].as_array().map(Vec::len), Some(1));
+
+    // A file that is not there is named in the one-line error.
+    std::fs::remove_file(specs.join("beep.wav")).expect("rm");
+    let o = triggerlab(
+        &["run", s(&exp), "--out", s(&dir.path().join("run2"))],
+        Path::new("/"),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("beep.wav") && err.lines().count() == 1,
+        "{err}"
+    );
+}

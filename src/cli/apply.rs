@@ -1,13 +1,12 @@
 //! `triggerlab apply --trigger SPEC --input IN --output OUT [--seed N] [--json]`.
 
-use crate::core::attack::{AttackSpec, apply_clip, apply_image, parse_json, parse_toml};
+use crate::core::Clip;
+use crate::core::attack::{AttackSpec, Poisoned, apply_clip, apply_image, parse_json, parse_toml};
 use crate::core::metrics::stealth;
-use crate::media::assets::FileAssets;
-use crate::media::decode::{AudioRequest, DecodeRequest, Sampling, decode_clip};
+use crate::jobs::export::decode_whole;
+use crate::media::assets::{FileAssets, spec_folder};
 use crate::media::encode::{EncodeOptions, write_mp4, write_png_sequence};
 use crate::media::image_io::{load_rgb, save_rgb};
-use crate::media::probe::probe;
-use crate::media::reader::SizeMode;
 use crate::media::survival::{Survival, codec_survival};
 use anyhow::{Context, bail};
 use clap::Args;
@@ -55,11 +54,7 @@ pub fn load_spec(arg: &str) -> anyhow::Result<(AttackSpec, PathBuf)> {
         parse_json(&text)
     }
     .with_context(|| path.display().to_string())?;
-    let base = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    Ok((spec, base))
+    Ok((spec, spec_folder(path)))
 }
 
 fn is_image(p: &Path) -> bool {
@@ -85,57 +80,42 @@ struct ApplyReport<'a> {
     codec_survival: Option<Survival>,
 }
 
-/// Above this many bytes of decoded frames, `apply` refuses (it holds the clip in memory).
-const MAX_CLIP_BYTES: u64 = 4 << 30;
-
 fn is_video_out(p: &Path) -> bool {
     p.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"))
 }
 
-fn run_video(args: &ApplyArgs, spec: &AttackSpec, base: PathBuf) -> anyhow::Result<()> {
-    let (png_dir, mp4) = (
-        args.output.extension().is_none(),
-        is_video_out(&args.output),
-    );
+/// `apply` on a video, without the report: decodes `input` whole, applies `spec` (files
+/// relative to `base`), writes `output` (.mp4, or PNG frames for a path without extension) and,
+/// for MP4, measures codec survival. Returns the clean clip, the result and the survival.
+pub fn apply_video(
+    input: &Path,
+    output: &Path,
+    spec: &AttackSpec,
+    base: &Path,
+) -> anyhow::Result<(Clip, Poisoned, Option<Survival>)> {
+    let (png_dir, mp4) = (output.extension().is_none(), is_video_out(output));
     if !png_dir && !mp4 {
         bail!(
             "{}: a video is written as .mp4, or as PNG frames into a folder (a path without extension)",
-            args.output.display()
+            output.display()
         );
     }
-    let info = probe(&args.input)?;
-    let bytes = u64::from(info.width) * u64::from(info.height) * 3 * info.frames;
-    if bytes > MAX_CLIP_BYTES {
-        bail!(
-            "{}: {} frames of {}×{} need {:.1} GB in memory; `apply` holds whole clips (cut the video first)",
-            args.input.display(),
-            info.frames,
-            info.width,
-            info.height,
-            bytes as f64 / 1e9
-        );
-    }
-    let req = DecodeRequest {
-        size: SizeMode::Native,
-        sampling: Sampling::All,
-        audio: info.audio.as_ref().map(|a| AudioRequest {
-            sample_rate_hz: a.sample_rate_hz,
-            channels: a.channels,
-        }),
-        max_frames: None,
-    };
-    let decoded = decode_clip(&args.input, &req)?;
-    let clean = decoded.clip;
+    let clean = decode_whole(input)?;
     let out = apply_clip(spec, &clean, &FileAssets::new(base))
-        .with_context(|| args.input.display().to_string())?;
+        .with_context(|| input.display().to_string())?;
     let opts = EncodeOptions::default();
     let survival = if mp4 {
-        write_mp4(&out.clip, &args.output, &opts)?;
-        Some(codec_survival(&clean, &out.clip, &args.output, &opts)?)
+        write_mp4(&out.clip, output, &opts)?;
+        Some(codec_survival(&clean, &out.clip, output, &opts)?)
     } else {
-        write_png_sequence(&out.clip, &args.output)?;
+        write_png_sequence(&out.clip, output)?;
         None
     };
+    Ok((clean, out, survival))
+}
+
+fn run_video(args: &ApplyArgs, spec: &AttackSpec, base: PathBuf) -> anyhow::Result<()> {
+    let (clean, out, survival) = apply_video(&args.input, &args.output, spec, &base)?;
     let audio = match (clean.audio(), out.clip.audio()) {
         (Some(a), Some(b)) => Some((a.samples(), b.samples())),
         _ => None,

@@ -28,6 +28,98 @@ pub enum BenchWhat {
     Decode(DecodeBenchArgs),
     /// Training and inference throughput of the video models (random data).
     Train(TrainBenchArgs),
+    /// The studio's export (a worker, MP4 + codec survival) next to `apply` on the same file.
+    Export(ExportBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportBenchArgs {
+    /// The video to poison.
+    pub file: std::path::PathBuf,
+    /// The attack spec (a file, or inline JSON as `apply --trigger` takes).
+    #[arg(long, default_value = r#"{"kind":"badnets","size":32}"#)]
+    pub trigger: String,
+    /// Runs of each (the best is kept).
+    #[arg(long, default_value_t = 2)]
+    pub runs: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct ExportReport {
+    file: std::path::PathBuf,
+    frames: usize,
+    export_secs: f64,
+    apply_secs: f64,
+    /// Export over `apply` (≤ 1 means the export is no slower).
+    ratio: f64,
+}
+
+/// Times the export job (MP4 with codec survival, events drained as the studio would) and
+/// `apply`'s own pipeline on the same file and spec, each writing into a temp folder.
+pub fn run_export(a: &ExportBenchArgs) -> anyhow::Result<()> {
+    use crate::jobs::export::{ExportEvent, ExportRequest, ExportSource, ExportTarget};
+    let (spec, base) = super::apply::load_spec(&a.trigger)?;
+    let dir = tempfile::tempdir()?;
+    let (mut export_secs, mut apply_secs) = (f64::INFINITY, f64::INFINITY);
+    let mut frames = 0;
+    for run in 0..a.runs.max(1) {
+        let out = dir.path().join(format!("export-{run}.mp4"));
+        let req = ExportRequest {
+            source: ExportSource::File(a.file.clone()),
+            spec: spec.clone(),
+            assets_base: base.clone(),
+            target: ExportTarget::Mp4 {
+                path: out,
+                options: crate::media::encode::EncodeOptions::default(),
+                survival: true,
+            },
+        };
+        let t = Instant::now();
+        let (job, _cancel) = crate::jobs::export::start_export(req, crate::jobs::no_repaint())?;
+        let mut outcome = None;
+        while let Some(ev) = job.recv() {
+            match ev {
+                ExportEvent::Progress { total, .. } => frames = frames.max(total / 4),
+                other => outcome = Some(other),
+            }
+        }
+        match outcome {
+            Some(ExportEvent::Done { .. }) => {}
+            Some(ExportEvent::Failed(e)) => anyhow::bail!("export: {e}"),
+            other => anyhow::bail!("export ended with {other:?}"),
+        }
+        export_secs = export_secs.min(t.elapsed().as_secs_f64());
+
+        let out = dir.path().join(format!("apply-{run}.mp4"));
+        let t = Instant::now();
+        super::apply::apply_video(&a.file, &out, &spec, &base)?;
+        apply_secs = apply_secs.min(t.elapsed().as_secs_f64());
+    }
+    let r = ExportReport {
+        file: a.file.clone(),
+        frames,
+        export_secs,
+        apply_secs,
+        ratio: export_secs / apply_secs,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "{}: {} frames · export {:.2} s ({:.1} frames/s) · apply {:.2} s ({:.1} frames/s) · export/apply {:.2}",
+            r.file.display(),
+            r.frames,
+            r.export_secs,
+            r.frames as f64 / r.export_secs,
+            r.apply_secs,
+            r.frames as f64 / r.apply_secs,
+            r.ratio
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]

@@ -86,6 +86,7 @@ pub fn run(command: Command) -> ExitCode {
             bench::BenchWhat::Triggers(a) => bench::run(a),
             bench::BenchWhat::Decode(a) => bench::run_decode(a),
             bench::BenchWhat::Train(a) => bench::run_train(a),
+            bench::BenchWhat::Export(a) => bench::run_export(a),
         },
     };
     match result {

@@ -1,13 +1,16 @@
 //! `triggerlab run EXP.toml [--out DIR] [--device cpu|cuda] [--seed N] [--resume] [--threads N]`.
 
+use crate::core::assets::AssetLoader;
 use crate::core::experiment::parse_experiment;
 use crate::jobs::experiment::{MediaClips, versions};
+use crate::media::assets::FileAssets;
+use crate::train::dataset::{ClipSource, Folder};
 use crate::train::trainer::{RunOptions, TrainEvent, run_experiment};
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -33,6 +36,33 @@ pub struct RunArgs {
     /// Print events as JSON lines instead of progress bars.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Dataset folders read through the media layer, and the files the attack names read relative
+/// to the experiment spec's own folder.
+pub struct SpecClips {
+    media: MediaClips,
+    assets: FileAssets,
+}
+
+impl SpecClips {
+    /// For the experiment spec at `spec_path`.
+    pub fn for_spec_file(spec_path: &Path) -> Self {
+        SpecClips {
+            media: MediaClips,
+            assets: FileAssets::for_spec_file(spec_path),
+        }
+    }
+}
+
+impl ClipSource for SpecClips {
+    fn open(&self, root: &Path, split: u32) -> anyhow::Result<Folder<'_>> {
+        self.media.open(root, split)
+    }
+
+    fn assets(&self) -> &dyn AssetLoader {
+        &self.assets
+    }
 }
 
 pub fn run(a: &RunArgs) -> anyhow::Result<()> {
@@ -153,7 +183,7 @@ pub fn run(a: &RunArgs) -> anyhow::Result<()> {
         &spec,
         &out,
         &opts,
-        &MediaClips,
+        &SpecClips::for_spec_file(&a.spec),
         versions(),
         &cancel,
         &mut emit,

@@ -5,6 +5,7 @@
 //! train, export) and the event types they send. Depends on `core`, `media`, `train`, `gpu`.
 
 pub mod experiment;
+pub mod export;
 pub mod load;
 pub mod player;
 pub mod preview;

@@ -8,7 +8,32 @@ use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling;
 use ffmpeg::{ChannelLayout, Dictionary, codec, encoder, format};
 use ffmpeg_next as ffmpeg;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Called after each frame is written with (frames done, frames in all); returning `false`
+/// stops the write, and nothing is left behind.
+pub type FrameProgress<'a> = &'a mut dyn FnMut(usize, usize) -> bool;
+
+/// Why a write did not finish: it failed, or the progress callback stopped it.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteStop {
+    #[error(transparent)]
+    Failed(#[from] MediaError),
+    #[error("stopped before the end")]
+    Stopped,
+}
+
+impl WriteStop {
+    /// As a media error about `path` (a stop becomes one too).
+    pub fn into_media(self, path: &Path) -> MediaError {
+        match self {
+            WriteStop::Failed(e) => e,
+            WriteStop::Stopped => {
+                MediaError::new(path, MediaCause::Write("stopped before the end".into()))
+            }
+        }
+    }
+}
 
 /// Video quality settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -51,17 +76,69 @@ fn ff_rational(r: crate::core::Rational) -> Result<ffmpeg::Rational, String> {
     Ok(ffmpeg::Rational::new(n, d))
 }
 
-fn tmp_in(path: &Path, suffix: &str) -> Result<tempfile::TempPath, MediaError> {
-    let dir = match path.parent() {
+/// The folder `path` will be written into (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
+    }
+}
+
+/// Why nothing can be written into `dir`, in words (the OS's own for anything unusual).
+fn folder_problem(dir: &Path, e: &std::io::Error) -> String {
+    match std::fs::metadata(dir) {
+        Err(_) => format!("the folder {} does not exist", dir.display()),
+        Ok(m) if !m.is_dir() => format!("{} is not a folder", dir.display()),
+        Ok(_) => format!("cannot create a file in {}: {e}", dir.display()),
+    }
+}
+
+fn tmp_in(path: &Path, suffix: &str) -> Result<tempfile::TempPath, MediaError> {
+    let dir = parent_of(path);
     tempfile::Builder::new()
         .prefix(".triggerlab-")
         .suffix(suffix)
         .tempfile_in(dir)
         .map(|f| f.into_temp_path())
-        .map_err(|e| MediaError::new(path, MediaCause::Write(e.to_string())))
+        .map_err(|e| MediaError::new(path, MediaCause::Write(folder_problem(dir, &e))))
+}
+
+/// A file written under a temporary name beside its destination, not yet in place. Dropping it
+/// removes it; [`PendingFile::persist`] renames it into place.
+#[derive(Debug)]
+pub struct PendingFile {
+    tmp: tempfile::TempPath,
+    path: PathBuf,
+}
+
+impl PendingFile {
+    /// Reserves a temporary file in `path`'s folder (so the final rename cannot cross file
+    /// systems). Fails at once, naming `path`, when that folder cannot be written.
+    pub fn new(path: &Path, suffix: &str) -> Result<PendingFile, MediaError> {
+        Ok(PendingFile {
+            tmp: tmp_in(path, suffix)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where the contents are now.
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Where they will go.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the file into place (replacing what was there).
+    pub fn persist(self) -> Result<PathBuf, MediaError> {
+        let path = self.path;
+        self.tmp
+            .persist(&path)
+            .map_err(|e| MediaError::new(&path, MediaCause::Write(e.error.to_string())))?;
+        Ok(path)
+    }
 }
 
 struct VideoOut {
@@ -115,7 +192,13 @@ fn drain_audio(a: &mut AudioOut, octx: &mut format::context::Output) -> Result<(
     Ok(())
 }
 
-fn encode_mp4_into(clip: &Clip, tmp: &Path, opts: &EncodeOptions) -> Result<(), String> {
+/// `Ok(false)`: stopped by `progress` (the caller removes the file).
+fn encode_mp4_into(
+    clip: &Clip,
+    tmp: &Path,
+    opts: &EncodeOptions,
+    progress: FrameProgress,
+) -> Result<bool, String> {
     let (w, h) = clip.size().ok_or("the clip has no frames")?;
     let mut octx =
         format::output_as(tmp, "mp4").map_err(|e| format!("cannot create the file: {e}"))?;
@@ -194,6 +277,7 @@ fn encode_mp4_into(clip: &Clip, tmp: &Path, opts: &EncodeOptions) -> Result<(), 
     octx.write_header()
         .map_err(|e| format!("writing the header: {e}"))?;
 
+    let total = clip.frames().len();
     for (i, f) in clip.frames().iter().enumerate() {
         fill_rgb(&mut video.rgb, f);
         video
@@ -206,6 +290,9 @@ fn encode_mp4_into(clip: &Clip, tmp: &Path, opts: &EncodeOptions) -> Result<(), 
             .send_frame(&video.yuv)
             .map_err(|e| format!("encoding frame {i}: {e}"))?;
         drain_video(&mut video, &mut octx)?;
+        if !progress(i + 1, total) {
+            return Ok(false);
+        }
     }
     video.enc.send_eof().map_err(|e| e.to_string())?;
     drain_video(&mut video, &mut octx)?;
@@ -215,7 +302,7 @@ fn encode_mp4_into(clip: &Clip, tmp: &Path, opts: &EncodeOptions) -> Result<(), 
     }
     octx.write_trailer()
         .map_err(|e| format!("finishing the file: {e}"))?;
-    Ok(())
+    Ok(true)
 }
 
 fn open_aac(
@@ -307,19 +394,48 @@ fn fill_rgb(dst: &mut ffmpeg::frame::Video, f: &Frame) {
 
 /// Writes `clip` as an MP4 file at `path`, atomically.
 pub fn write_mp4(clip: &Clip, path: &Path, opts: &EncodeOptions) -> Result<(), MediaError> {
+    write_mp4_pending(clip, path, opts, &mut |_, _| true)
+        .map_err(|e| e.into_media(path))?
+        .persist()
+        .map(|_| ())
+}
+
+/// Encodes `clip` as MP4 into a temporary file beside `path`, reporting each frame to
+/// `progress`; the caller renames it into place with [`PendingFile::persist`] (after measuring
+/// it, say) or drops it. A stop or a failure leaves nothing behind.
+pub fn write_mp4_pending(
+    clip: &Clip,
+    path: &Path,
+    opts: &EncodeOptions,
+    progress: FrameProgress,
+) -> Result<PendingFile, WriteStop> {
     super::init();
-    let tmp = tmp_in(path, ".mp4")?;
-    encode_mp4_into(clip, &tmp, opts).map_err(|e| MediaError::new(path, MediaCause::Write(e)))?;
-    tmp.persist(path)
-        .map_err(|e| MediaError::new(path, MediaCause::Write(e.error.to_string())))?;
-    Ok(())
+    let pending = PendingFile::new(path, ".mp4")?;
+    let finished = encode_mp4_into(clip, pending.temp_path(), opts, progress)
+        .map_err(|e| MediaError::new(path, MediaCause::Write(e)))?;
+    if finished {
+        Ok(pending)
+    } else {
+        Err(WriteStop::Stopped)
+    }
 }
 
 /// Writes the frames as `frame_00000.png`, … into the folder `dir` (which must not exist yet or
 /// be empty); the folder appears complete or not at all.
 pub fn write_png_sequence(clip: &Clip, dir: &Path) -> Result<(), MediaError> {
+    write_png_sequence_with(clip, dir, &mut |_, _| true)
+        .map(|_| ())
+        .map_err(|e| e.into_media(dir))
+}
+
+/// Whether a PNG sequence can go to `dir`: it is absent or an empty folder, and its parent is a
+/// folder. Cheap, so callers can fail before any slow work.
+pub fn check_png_target(dir: &Path) -> Result<(), MediaError> {
     let werr = |m: String| MediaError::new(dir, MediaCause::Write(m));
     if dir.exists() {
+        if !dir.is_dir() {
+            return Err(werr("exists and is not a folder".into()));
+        }
         let empty = std::fs::read_dir(dir)
             .map_err(|e| werr(e.to_string()))?
             .next()
@@ -327,22 +443,55 @@ pub fn write_png_sequence(clip: &Clip, dir: &Path) -> Result<(), MediaError> {
         if !empty {
             return Err(werr("the folder exists and is not empty".into()));
         }
-        std::fs::remove_dir(dir).map_err(|e| werr(e.to_string()))?;
+        return Ok(());
     }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = parent_of(dir);
+    match std::fs::metadata(parent) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(werr(format!("{} is not a folder", parent.display()))),
+        Err(_) => Err(werr(format!(
+            "the folder {} does not exist",
+            parent.display()
+        ))),
+    }
+}
+
+/// [`write_png_sequence`], reporting progress a few frames at a time (frames are encoded in
+/// parallel, one batch per round of the thread pool); a stop removes what was written.
+/// Returns the folder.
+pub fn write_png_sequence_with(
+    clip: &Clip,
+    dir: &Path,
+    progress: FrameProgress,
+) -> Result<PathBuf, WriteStop> {
+    use rayon::prelude::*;
+    let werr = |m: String| MediaError::new(dir, MediaCause::Write(m));
+    check_png_target(dir)?;
+    let parent = parent_of(dir);
+    // Dropped (and removed with what is in it) on any early return.
     let tmp = tempfile::Builder::new()
         .prefix(".triggerlab-frames-")
         .tempdir_in(parent)
-        .map_err(|e| werr(e.to_string()))?;
-    for (i, f) in clip.frames().iter().enumerate() {
-        super::image_io::save_rgb(&tmp.path().join(format!("frame_{i:05}.png")), f)?;
+        .map_err(|e| werr(folder_problem(parent, &e)))?;
+    let total = clip.frames().len();
+    let batch = rayon::current_num_threads().max(1);
+    for (b, frames) in clip.frames().chunks(batch).enumerate() {
+        frames.par_iter().enumerate().try_for_each(|(k, f)| {
+            let i = b * batch + k;
+            super::image_io::save_rgb(&tmp.path().join(format!("frame_{i:05}.png")), f)
+        })?;
+        if !progress((b * batch + frames.len()).min(total), total) {
+            return Err(WriteStop::Stopped);
+        }
+    }
+    if dir.exists() {
+        // Empty (checked above); a rename cannot replace a folder on every platform.
+        std::fs::remove_dir(dir).map_err(|e| werr(e.to_string()))?;
     }
     let kept = tmp.keep();
     std::fs::rename(&kept, dir).map_err(|e| {
         let _ = std::fs::remove_dir_all(&kept); // best effort: do not leave the temp folder behind
         werr(e.to_string())
-    })
+    })?;
+    Ok(dir.to_path_buf())
 }

@@ -5,6 +5,7 @@
 
 use super::data::{AUDIO_RATE, Dataset, Sample, load_size};
 use crate::core::Clip;
+use crate::core::assets::{AssetLoader, NoAssets};
 use crate::core::experiment::{ExperimentSpec, ModelName};
 use crate::core::synth::{SynthSpec, is_test_clip, synth_clip};
 use anyhow::Context;
@@ -48,6 +49,12 @@ pub struct Folder<'a> {
 pub trait ClipSource: Sync {
     /// Indexes `root` (split number `split` of split-list layouts).
     fn open(&self, root: &Path, split: u32) -> anyhow::Result<Folder<'_>>;
+
+    /// Reads the files the attack spec names (patch images, overlay audio), relative to the
+    /// spec's folder. The default reads none: a spec that names a file fails with that name.
+    fn assets(&self) -> &dyn AssetLoader {
+        &NoAssets
+    }
 }
 
 /// Whether a run needs the clips' audio: an audio trigger or a model that listens.

@@ -16,7 +16,7 @@ use super::optim::{OptKind, Optimizer};
 use super::pool::training_pool;
 use super::report::{EpochMetrics, FinalMetrics, RunResults, Versions, write_outputs};
 use crate::core::Clip;
-use crate::core::assets::NoAssets;
+use crate::core::assets::{AssetLoader, NoAssets};
 use crate::core::attack::AttackSpec;
 use crate::core::experiment::{
     ExperimentSpec, FusionVideo, ModelName, OptimizerKind, TriggerStage,
@@ -231,6 +231,8 @@ struct Session<'a> {
     pool: &'a ThreadPool,
     cancel: &'a AtomicBool,
     emit: &'a mut dyn FnMut(TrainEvent),
+    /// Reads the files the attack names (relative to the spec's folder).
+    assets: &'a dyn AssetLoader,
     /// When the run started: results' and metrics' wall times count from here.
     started: Instant,
 }
@@ -250,11 +252,23 @@ pub fn run_experiment(
         .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
     let pool = training_pool(opts.threads)?;
     let data = load_data(&pool, spec, source, emit)?;
-    train_on(&pool, spec, data, out, opts.resume, cancel, versions, emit)
+    let assets = source.assets();
+    train_on(
+        &pool,
+        spec,
+        data,
+        out,
+        opts.resume,
+        cancel,
+        versions,
+        assets,
+        emit,
+    )
 }
 
 /// Trains on `data` into `out` (results.json, metrics.csv, curves.png, model and checkpoint
-/// files). With `opts.resume`, continues from the last checkpoint in `out`.
+/// files). With `opts.resume`, continues from the last checkpoint in `out`. The attack may name
+/// no files (use [`run_experiment`] with a source whose `assets` reads them).
 pub fn run(
     spec: &ExperimentSpec,
     data: Dataset,
@@ -265,7 +279,17 @@ pub fn run(
     emit: &mut dyn FnMut(TrainEvent),
 ) -> anyhow::Result<RunResults> {
     let pool = training_pool(opts.threads)?;
-    train_on(&pool, spec, data, out, opts.resume, cancel, versions, emit)
+    train_on(
+        &pool,
+        spec,
+        data,
+        out,
+        opts.resume,
+        cancel,
+        versions,
+        &NoAssets,
+        emit,
+    )
 }
 
 /// The training stages on `pool`; the wall clock starts here, after any loading.
@@ -278,12 +302,14 @@ fn train_on(
     resume: bool,
     cancel: &AtomicBool,
     versions: Versions,
+    assets: &dyn AssetLoader,
     emit: &mut dyn FnMut(TrainEvent),
 ) -> anyhow::Result<RunResults> {
     let mut s = Session {
         pool,
         cancel,
         emit,
+        assets,
         started: Instant::now(),
     };
     train(&mut s, spec, data, out, resume, versions)
@@ -332,7 +358,7 @@ fn train(
         .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
     let choice = pick_device(spec);
     let load = load_size(spec) as usize;
-    let poison = plan_poison(spec, &data)?;
+    let poison = plan_poison(spec, &data, s.assets)?;
     let train_set = s
         .pool
         .install(|| poison_train_set(&poison, &data.train, load))?;
@@ -425,15 +451,21 @@ fn pick_device(spec: &ExperimentSpec) -> DeviceChoice {
 
 /// The poisoning as planned: which training clips, the attack restricted to the poisoned
 /// modality (and WaNet's noise-mode variant for cross samples), and when triggers go on.
-struct Poison {
+struct Poison<'a> {
     plan: PoisonPlan,
     attack: AttackSpec,
     cross: Option<AttackSpec>,
     stage: TriggerStage,
+    /// Reads the files the attack names.
+    assets: &'a dyn AssetLoader,
 }
 
 /// Stage 2, plan the poison (from the training labels and the seed).
-fn plan_poison(spec: &ExperimentSpec, data: &Dataset) -> anyhow::Result<Poison> {
+fn plan_poison<'a>(
+    spec: &ExperimentSpec,
+    data: &Dataset,
+    assets: &'a dyn AssetLoader,
+) -> anyhow::Result<Poison<'a>> {
     let labels: Vec<usize> = data.train.iter().map(|s| s.label).collect();
     let plan = spec
         .poison
@@ -446,6 +478,7 @@ fn plan_poison(spec: &ExperimentSpec, data: &Dataset) -> anyhow::Result<Poison> 
         attack,
         cross,
         stage: spec.augment.trigger,
+        assets,
     })
 }
 
@@ -462,11 +495,11 @@ fn poison_train_set(poison: &Poison, train: &[Sample], load: usize) -> anyhow::R
     let mut clips: Vec<Clip> = train.iter().map(|s| s.clip.clone()).collect();
     if poison.stage == TriggerStage::Before {
         for &i in &poison.plan.indices {
-            clips[i] = apply_for_clip(&poison.attack, &clips[i], i as u64, &NoAssets)?.clip;
+            clips[i] = apply_for_clip(&poison.attack, &clips[i], i as u64, poison.assets)?.clip;
         }
         if let Some(c) = &poison.cross {
             for &i in &poison.plan.cross {
-                clips[i] = apply_for_clip(c, &clips[i], i as u64, &NoAssets)?.clip;
+                clips[i] = apply_for_clip(c, &clips[i], i as u64, poison.assets)?.clip;
             }
         }
     }
@@ -500,7 +533,14 @@ fn test_set<'a>(
     classes: usize,
 ) -> anyhow::Result<TestSet<'a>> {
     let clean: Vec<&Clip> = test.iter().map(|s| &s.clip).collect();
-    let triggered = trigger_test(&poison.attack, &clean, poison.stage, load, size)?;
+    let triggered = trigger_test(
+        &poison.attack,
+        poison.assets,
+        &clean,
+        poison.stage,
+        load,
+        size,
+    )?;
     Ok(TestSet {
         clean,
         triggered,
@@ -512,7 +552,7 @@ fn test_set<'a>(
 
 /// What the epochs train and test on.
 struct Poisoned<'a> {
-    poison: Poison,
+    poison: Poison<'a>,
     train: TrainSet,
     test: TestSet<'a>,
 }
@@ -521,6 +561,7 @@ struct Poisoned<'a> {
 /// after augmentation).
 fn trigger_test(
     attack: &AttackSpec,
+    assets: &dyn AssetLoader,
     clips: &[&Clip],
     stage: TriggerStage,
     load: usize,
@@ -536,7 +577,7 @@ fn trigger_test(
                 TriggerStage::After => cropped(c, centre(load, size), size)?,
             };
             let index = TEST_CLIP_INDEX_BASE + j as u64;
-            Ok(apply_for_clip(attack, &base, index, &NoAssets)?.clip)
+            Ok(apply_for_clip(attack, &base, index, assets)?.clip)
         })
         .collect()
 }
@@ -845,7 +886,7 @@ fn train_batch(
         if poison.stage == TriggerStage::After && poison.plan.is_poisoned(i) {
             let c = cropped(&train.clips[i], view, size)?;
             // The clip's own draws, the same every epoch (as when triggered before the crop).
-            owned.push(apply_for_clip(&poison.attack, &c, i as u64, &NoAssets)?.clip);
+            owned.push(apply_for_clip(&poison.attack, &c, i as u64, poison.assets)?.clip);
             views.push(None);
         } else {
             views.push(Some(view));
@@ -915,7 +956,14 @@ fn asr_by_triggered_frames(
             FrameSelection::Random { k }
         };
         a.audio = None;
-        let clips = trigger_test(&a, &test.clean, poison.stage, test.load, learner.size)?;
+        let clips = trigger_test(
+            &a,
+            poison.assets,
+            &test.clean,
+            poison.stage,
+            test.load,
+            learner.size,
+        )?;
         let refs: Vec<&Clip> = clips.iter().collect();
         let pred = learner.predict(&refs)?;
         let asr =
