@@ -9,8 +9,11 @@ use crate::core::design::{ClipRef, Design, DesignCommand, ViewMode};
 use crate::core::experiment::parse_experiment;
 use crate::core::synth::SynthSpec;
 use crate::jobs::experiment::start_run;
+use crate::jobs::export::{ExportEvent, ExportRequest, ExportSource, ExportTarget, start_export};
 use crate::jobs::load::{SynthItem, generate_synth, probe_audio_device, probe_file};
-use crate::jobs::player::{AudioSource, Player, SinkChoice};
+use crate::jobs::player::{
+    AudioSource, Player, SinkChoice, StartedPlayer, TriggerAudio, start_player,
+};
 use crate::jobs::preview::{FrameSource, PreviewEvent, PreviewRequest, PreviewWorker};
 use crate::jobs::project::{self as project, ProjectEvent};
 use crate::jobs::stream::{StreamEvent, VideoStream, open_stream};
@@ -20,6 +23,7 @@ use crate::media::probe::MediaInfo;
 use crate::media::reader::SizeMode;
 use crate::train::device::{DevicePref, select_device};
 use crate::train::trainer::TrainEvent;
+use crate::ui::state::ExportKind;
 use crate::ui::state::{CanvasBackend, StreamMeta};
 use crate::ui::{ClipSource, LoadState, StudioState, UiCommand};
 use crate::ui::{RunPhase, RunView};
@@ -73,9 +77,12 @@ pub struct StudioOptions {
     pub autosave_dir: Option<PathBuf>,
 }
 
+type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
+
 /// What a file dialog was opened for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DialogPurpose {
+    Export(ExportKind),
     Video,
     OpenProject,
     SaveProjectAs,
@@ -137,6 +144,13 @@ pub struct TriggerLabApp {
     /// channel stays open for its last events).
     experiment: Option<(Job<TrainEvent>, jobs::CancelFlag)>,
     compute_probe: Option<Job<String>>,
+    /// The player being built on a worker, for this clip.
+    player_start: Option<(u32, Job<Result<StartedPlayer, String>>)>,
+    /// The audio trigger's contribution being mixed on a worker, for (clip, revision).
+    audio_mix: Option<((u32, u64), AudioMixJob)>,
+    export: Option<(Job<ExportEvent>, jobs::CancelFlag)>,
+    /// The (clip, revision) whose trigger audio the player has.
+    audio_mixed: Option<(u32, u64)>,
     repaint: Repaint,
     /// At most ~4 repaints a second: training sends an event per step, and drawing each one
     /// would take CPU from the run (software rendering especially).
@@ -221,6 +235,10 @@ impl TriggerLabApp {
             ctx: app_ctx,
             title: String::new(),
             compute_probe: None,
+            player_start: None,
+            audio_mix: None,
+            audio_mixed: None,
+            export: None,
             player: None,
             stream: None,
             experiment: None,
@@ -326,6 +344,7 @@ impl TriggerLabApp {
             || !self.probes.is_empty()
             || self.audio_probe.is_some()
             || self.compute_probe.is_some()
+            || self.player_start.is_some()
             || selected_loading
             || preview_pending
             || self.pending_frame.is_some()
@@ -401,10 +420,23 @@ impl TriggerLabApp {
                     .set_title("Load attack spec")
                     .add_filter("Attack spec", &["toml", "json"])
                     .pick_file(),
-                DialogPurpose::SaveSpec => d
+                DialogPurpose::SaveSpec | DialogPurpose::Export(ExportKind::Spec) => d
                     .set_title("Save attack spec")
                     .set_file_name("attack.toml")
                     .add_filter("Attack spec", &["toml", "json"])
+                    .save_file(),
+                DialogPurpose::Export(ExportKind::Mp4) => d
+                    .set_title("Export the poisoned clip as MP4")
+                    .set_file_name("poisoned.mp4")
+                    .add_filter("MP4", &["mp4"])
+                    .save_file(),
+                DialogPurpose::Export(ExportKind::Frames) => d
+                    .set_title("Export the poisoned frames into a folder (new or empty)")
+                    .pick_folder(),
+                DialogPurpose::Export(ExportKind::Patch) => d
+                    .set_title("Export the trigger patch as PNG")
+                    .set_file_name("patch.png")
+                    .add_filter("PNG", &["png"])
                     .save_file(),
             };
             let _ = tx.send(picked); // the app may have closed meanwhile; nothing to do then
@@ -415,6 +447,85 @@ impl TriggerLabApp {
             Err(e) => self
                 .state
                 .error(format!("could not open the file dialog: {e}")),
+        }
+    }
+
+    /// Exports the selected clip with the design's attack (or the trigger alone) on a worker.
+    fn start_export(&mut self, kind: ExportKind, path: PathBuf) {
+        if self.export.is_some() {
+            return;
+        }
+        let Some(entry) = self.state.selected_entry() else {
+            self.state.error("export: no clip selected");
+            return;
+        };
+        let source = match (&entry.clip, &entry.source) {
+            (Some(c), _) => ExportSource::Clip(c.clone()),
+            (None, ClipSource::File(p)) => ExportSource::File(p.clone()),
+            _ => {
+                self.state.error("export: the clip has not loaded yet");
+                return;
+            }
+        };
+        let target = match kind {
+            ExportKind::Mp4 => ExportTarget::Mp4 {
+                path,
+                options: crate::media::encode::EncodeOptions::default(),
+                survival: true,
+            },
+            ExportKind::Frames => ExportTarget::Frames { dir: path },
+            ExportKind::Patch => ExportTarget::Patch { path },
+            ExportKind::Spec => ExportTarget::Spec { path },
+        };
+        let req = ExportRequest {
+            source,
+            spec: self.state.doc.design().spec.clone(),
+            assets_base: self.assets_dir.clone(),
+            target,
+        };
+        match start_export(req, self.repaint.clone()) {
+            Ok(job) => {
+                self.state.export.progress = Some(("starting".into(), 0, 0));
+                self.export = Some(job);
+            }
+            Err(e) => self.state.error(format!("could not start the export: {e}")),
+        }
+    }
+
+    fn drain_export(&mut self) {
+        let Some((job, _)) = &self.export else { return };
+        let done = job.worker_done();
+        let mut finished = None;
+        while let Some(ev) = job.try_recv() {
+            match ev {
+                ExportEvent::Progress { stage, done, total } => {
+                    self.state.export.progress =
+                        Some((format!("{stage:?}").to_lowercase(), done, total));
+                }
+                ExportEvent::Done { path, survival } => {
+                    let figure = survival.map_or(String::new(), |s| {
+                        format!(
+                            " · codec survival: trigger correlation {}, PSNR {} → {}",
+                            s.delta_correlation
+                                .map_or("—".into(), |v| format!("{v:.3}")),
+                            s.psnr_before_db
+                                .map_or("∞".into(), |v| format!("{v:.1} dB")),
+                            s.psnr_after_db.map_or("∞".into(), |v| format!("{v:.1} dB")),
+                        )
+                    });
+                    finished = Some((format!("exported {}{figure}", path.display()), false));
+                }
+                ExportEvent::Failed(e) => finished = Some((format!("export failed: {e}"), true)),
+                ExportEvent::Cancelled => finished = Some(("export cancelled".into(), false)),
+            }
+        }
+        if finished.is_none() && done && job.queued() == 0 {
+            finished = Some(("the export stopped without a result".into(), true));
+        }
+        if let Some(f) = finished {
+            self.state.export.progress = None;
+            self.state.export.last = Some(f);
+            self.export = None;
         }
     }
 
@@ -627,6 +738,7 @@ impl TriggerLabApp {
                     self.run_command(UiCommand::OpenProject(path))
                 }
                 (Some(path), DialogPurpose::SaveProjectAs) => self.save_project(path),
+                (Some(path), DialogPurpose::Export(kind)) => self.start_export(kind, path),
                 (Some(path), DialogPurpose::LoadSpec) => {
                     match project::load_spec_job(path, self.repaint.clone()) {
                         Ok(job) => self.spec_load = Some(job),
@@ -714,6 +826,7 @@ impl TriggerLabApp {
                 None => self.autosave.in_flight = false,
             }
         }
+        self.drain_export();
         if let Some(w) = &self.preview {
             while let Some(ev) = w.try_recv() {
                 match ev {
@@ -924,21 +1037,26 @@ impl TriggerLabApp {
             } else {
                 SinkChoice::Silent
             };
-            match Player::start(source, sink) {
-                Ok((p, _)) => {
-                    p.set_looping(self.state.playback.looping);
-                    p.set_volume(self.state.playback.volume);
-                    if self.state.playback.playing {
-                        p.play();
-                    }
-                    if !p.has_device && self.audio_device == Some(true) {
-                        self.state.status.audio = p.output.clone();
-                    }
-                    self.player = Some((id, p));
+            // Opening the file, the device and resampling take a while: built on a worker.
+            if self.player_start.as_ref().map(|(i, _)| *i) != Some(id) {
+                match start_player(source, sink, self.repaint.clone()) {
+                    Ok(job) => self.player_start = Some((id, job)),
+                    Err(e) => self.state.error(format!("could not start playback: {e}")),
                 }
-                Err(e) => self.state.error(format!("could not start playback: {e}")),
             }
         }
+        if let Some((pid, job)) = &self.player_start
+            && let Some(r) = job.try_recv()
+        {
+            let pid = *pid;
+            self.player_start = None;
+            match r {
+                Ok(started) if pid == id => self.install_player(id, started.player),
+                Ok(_) => {} // the user moved on to another clip meanwhile
+                Err(e) => self.state.error(e),
+            }
+        }
+        self.mix_trigger_audio();
         if let Some((pid, p)) = &self.player
             && *pid == id
         {
@@ -970,6 +1088,78 @@ impl TriggerLabApp {
             self.seek_frame(f);
         }
         self.pull_stream_frames();
+    }
+
+    fn install_player(&mut self, id: u32, p: Player) {
+        p.set_looping(self.state.playback.looping);
+        p.set_volume(self.state.playback.volume);
+        p.set_monitor(self.state.playback.monitor);
+        if self.state.playback.playing {
+            p.play();
+        }
+        if let Some((t, _)) = self.pending_seek {
+            p.seek(t);
+        }
+        if !p.has_device && self.audio_device == Some(true) {
+            self.state.status.audio = p.output.clone();
+        }
+        self.audio_mixed = None;
+        self.player = Some((id, p));
+    }
+
+    /// Keeps the player's trigger audio in step with the design: the audio trigger is mixed
+    /// into the clip's sound on a worker (core's own mix), and the difference goes to the
+    /// player's mix stage, which swaps it in without restarting playback.
+    fn mix_trigger_audio(&mut self) {
+        let Some((pid, _)) = &self.player else { return };
+        let pid = *pid;
+        let key = (pid, self.state.doc.revision());
+        if let Some((k, job)) = &self.audio_mix
+            && let Some(r) = job.try_recv()
+        {
+            let k = *k;
+            self.audio_mix = None;
+            match r {
+                Ok(t) if k.0 == pid => {
+                    if let Some((_, p)) = &self.player {
+                        p.set_trigger(t);
+                    }
+                    self.audio_mixed = Some(k);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.audio_mixed = Some(k);
+                    self.state.error(format!("audio trigger: {e}"));
+                }
+            }
+        }
+        if self.audio_mixed == Some(key) || self.audio_mix.as_ref().is_some_and(|(k, _)| *k == key)
+        {
+            return;
+        }
+        let Some(entry) = self.state.clips.iter().find(|e| e.id == pid) else {
+            return;
+        };
+        let spec = self.state.doc.design().spec.clone();
+        let clean = entry.clip.as_ref().and_then(|c| c.audio().cloned());
+        let assets = crate::media::assets::FileAssets::new(&self.assets_dir);
+        let job = jobs::start("audio-mix", 1, self.repaint.clone(), move |tx| {
+            let r = match (&spec.audio, clean) {
+                (None, _) | (_, None) => Ok(None),
+                (Some(t), Some(a)) => t
+                    .mix(&a, spec.seed, &assets)
+                    .map_err(|e| e.to_string())
+                    .and_then(|(mixed, _)| TriggerAudio::from_clean_and_triggered(&a, &mixed))
+                    .map(Some),
+            };
+            tx.send(r);
+        });
+        match job {
+            Ok(j) => self.audio_mix = Some((key, j)),
+            Err(e) => self
+                .state
+                .error(format!("could not start the audio mix: {e}")),
+        }
     }
 
     /// Takes the stream's `Opened` / `Failed` news into the entry.
@@ -1157,6 +1347,12 @@ impl TriggerLabApp {
                         .error(format!("cannot write the spec as TOML: {e}")),
                 },
                 UiCommand::SaveSpecDialog => self.open_dialog(DialogPurpose::SaveSpec),
+                UiCommand::Export(kind) => self.open_dialog(DialogPurpose::Export(kind)),
+                UiCommand::CancelExport => {
+                    if let Some((_, flag)) = &self.export {
+                        flag.cancel();
+                    }
+                }
                 UiCommand::LoadSpecDialog => self.open_dialog(DialogPurpose::LoadSpec),
                 UiCommand::UseInExperiment => {
                     let ex = &mut self.state.experiments;
@@ -1199,6 +1395,12 @@ impl TriggerLabApp {
                     self.state.playback.looping = on;
                     if let Some(p) = player {
                         p.set_looping(on);
+                    }
+                }
+                UiCommand::SetMonitor(m) => {
+                    self.state.playback.monitor = m;
+                    if let Some(p) = player {
+                        p.set_monitor(m);
                     }
                 }
                 UiCommand::SetVolume(v) => {

@@ -14,7 +14,8 @@ fn allowed_modules(layer: &str) -> &'static [&'static str] {
         "core" => &[],
         "media" | "train" | "gpu" => &["core"],
         "jobs" => &["core", "media", "train", "gpu"],
-        "ui" => &["core", "media", "train", "gpu", "jobs"],
+        // Panels see plain data from core and jobs (and the GPU preview's paint callbacks).
+        "ui" => &["core", "gpu", "jobs"],
         "app" => &["core", "media", "train", "gpu", "jobs", "ui"],
         "cli" => &["core", "media", "train", "jobs"],
         // main.rs picks studio or CLI; lib.rs only declares modules.

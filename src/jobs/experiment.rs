@@ -69,7 +69,7 @@ impl ClipSource for MediaClips {
 /// The versions a run's results record (FFmpeg's as linked at run time).
 pub fn versions() -> Versions {
     let v = ffmpeg_next::codec::version();
-    let mut out = Versions::of_build();
+    let mut out = crate::train::report::build_versions();
     out.add("ffmpeg-next", env!("TL_FFMPEG_NEXT_VERSION"));
     out.add(
         "libavcodec",

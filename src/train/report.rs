@@ -7,80 +7,19 @@ use crate::core::experiment::ExperimentSpec;
 use anyhow::Context;
 use candle_core::Tensor;
 use candle_nn::VarMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    pub epoch: usize,
-    pub train_loss: f64,
-    /// Clean accuracy on the untouched test set.
-    pub ca: f64,
-    /// Attack success rate on the triggered test set.
-    pub asr: f64,
-    /// Triggered test clips still predicted as their true class.
-    pub robust_acc: f64,
-    /// ASR per true class (`null` for the target class).
-    pub per_class_asr: Vec<Option<f64>>,
-    pub lr: f64,
-    /// Seconds since the run started.
-    pub wall_secs: f64,
-}
+pub use crate::core::report::{EpochMetrics, FinalMetrics, RunResults, Versions};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FinalMetrics {
-    pub ca: f64,
-    pub asr: f64,
-    pub robust_acc: f64,
-}
-
-/// Library versions a run was made with, by name (the layers above add their own libraries).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Versions(pub std::collections::BTreeMap<String, String>);
-
-impl Versions {
-    /// This crate's and candle's versions.
-    pub fn of_build() -> Self {
-        let mut v = Versions::default();
-        v.add("triggerlab", env!("CARGO_PKG_VERSION"));
-        v.add("candle-core", env!("TL_CANDLE_VERSION"));
-        v
-    }
-
-    pub fn add(&mut self, name: &str, version: impl Into<String>) {
-        self.0.insert(name.to_string(), version.into());
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct RunResults {
-    #[serde(rename = "final")]
-    pub final_metrics: FinalMetrics,
-    pub epochs: Vec<EpochMetrics>,
-    pub seed: u64,
-    pub poison_indices_sha256: String,
-    pub poison_indices: Vec<usize>,
-    pub wanet_cross_indices: Vec<usize>,
-    pub target: usize,
-    pub target_name: String,
-    pub classes: Vec<String>,
-    /// Which clips the ASR counts.
-    pub asr_convention: String,
-    /// How each clip's own draws (random frames, dynamic variations) derive from `seed`.
-    pub clip_seeds: String,
-    /// (frames carrying the trigger, ASR) after the last epoch.
-    pub asr_by_triggered_frames: Vec<(usize, f64)>,
-    pub wall_secs: f64,
-    pub train_wall_secs: f64,
-    pub cancelled: bool,
-    pub device: String,
-    pub device_note: Option<String>,
-    /// Files the dataset could not use, with the reason.
-    pub skipped: Vec<(String, String)>,
-    pub spec: ExperimentSpec,
-    pub versions: Versions,
+/// This crate's and candle's versions.
+pub fn build_versions() -> Versions {
+    let mut v = Versions::default();
+    v.add("triggerlab", env!("CARGO_PKG_VERSION"));
+    v.add("candle-core", env!("TL_CANDLE_VERSION"));
+    v
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

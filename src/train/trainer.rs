@@ -34,48 +34,11 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use rayon::ThreadPool;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-#[derive(Clone, Debug, Serialize)]
-pub enum TrainEvent {
-    /// Data and model are ready.
-    Started {
-        /// The spec as run (after `--seed` and other overrides).
-        spec: Box<ExperimentSpec>,
-        name: String,
-        classes: Vec<String>,
-        train: usize,
-        test: usize,
-        poisoned: usize,
-        parameters: usize,
-        device: String,
-        steps_per_epoch: usize,
-        epochs: usize,
-        skipped: usize,
-    },
-    /// Decoding or generating the dataset: `done` of `total` clips.
-    Loading {
-        done: usize,
-        total: usize,
-    },
-    Step {
-        epoch: usize,
-        step: usize,
-        steps: usize,
-        loss: f64,
-        clips_per_sec: f64,
-    },
-    Epoch(EpochMetrics),
-    Checkpoint {
-        path: PathBuf,
-    },
-    Finished(Box<RunResults>),
-    Failed {
-        error: String,
-    },
-}
+pub use crate::core::report::TrainEvent;
 
 /// Checkpoint contents besides the tensors.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]

@@ -1,8 +1,7 @@
 //! What the Experiments tab shows: the spec being edited and the run's live metrics, built from
 //! the trainer's events (the app feeds them in as they arrive).
 
-use crate::train::report::{EpochMetrics, RunResults};
-use crate::train::trainer::TrainEvent;
+use crate::core::report::{EpochMetrics, RunResults, TrainEvent};
 
 /// Where a run stands.
 #[derive(Clone, Debug, PartialEq)]

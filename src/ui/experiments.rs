@@ -166,7 +166,7 @@ fn run_ui(run: &RunView, ui: &mut egui::Ui) {
             );
         });
     ui.label("Clean accuracy and attack success rate per epoch");
-    let at = |f: fn(&crate::train::report::EpochMetrics) -> f64| -> Vec<[f64; 2]> {
+    let at = |f: fn(&crate::core::report::EpochMetrics) -> f64| -> Vec<[f64; 2]> {
         run.epochs
             .iter()
             .map(|m| [(m.epoch + 1) as f64, f(m)])

@@ -114,6 +114,21 @@ fn menus_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         if ui.button("Save spec…").clicked() {
             state.commands.push(UiCommand::SaveSpecDialog);
         }
+        ui.separator();
+        ui.menu_button("Export", |ui| {
+            use state::ExportKind as K;
+            let busy = state.export.progress.is_some();
+            for (k, label) in [
+                (K::Mp4, "Poisoned clip as MP4…"),
+                (K::Frames, "Poisoned clip as PNG frames…"),
+                (K::Patch, "Trigger patch as PNG…"),
+                (K::Spec, "Trigger spec (TOML/JSON)…"),
+            ] {
+                if ui.add_enabled(!busy, egui::Button::new(label)).clicked() {
+                    state.commands.push(UiCommand::Export(k));
+                }
+            }
+        });
     });
     ui.menu_button("Edit", |ui| {
         if ui

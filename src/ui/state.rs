@@ -1,9 +1,9 @@
 //! What the studio shows and edits, separate from how it is drawn.
 
 use crate::core::design::{DesignCommand, Document};
+use crate::core::media_info::MediaInfo;
 use crate::core::{Clip, Frame, SpecError};
 use crate::jobs::preview::{ClipStealth, PreviewFrame, PreviewKey};
-use crate::media::probe::MediaInfo;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -117,6 +117,8 @@ pub enum UiCommand {
     LoadSpecDialog,
     /// Put the design's attack into the Experiments tab's spec.
     UseInExperiment,
+    Export(ExportKind),
+    CancelExport,
     OpenVideoDialog,
     OpenVideo(PathBuf),
     Play,
@@ -127,6 +129,7 @@ pub enum UiCommand {
     SeekFrame(usize),
     SetLooping(bool),
     SetVolume(f32),
+    SetMonitor(crate::jobs::player::Monitor),
     /// Parse `experiments.spec_text` and start the run on a worker thread.
     StartRun,
     /// Ask the running experiment to stop after its current step.
@@ -157,6 +160,8 @@ pub struct Playback {
     pub position_secs: f64,
     pub looping: bool,
     pub volume: f32,
+    /// A/B of the audio trigger: clean, triggered, or the trigger alone.
+    pub monitor: crate::jobs::player::Monitor,
 }
 
 /// What the preview worker last sent, and the canvas textures made from it.
@@ -183,6 +188,29 @@ impl PreviewView {
     }
 }
 
+/// What an export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    /// The poisoned clip as MP4 with its audio.
+    Mp4,
+    /// The poisoned clip as PNG frames in a folder.
+    Frames,
+    /// The trigger alone: its patch as PNG.
+    Patch,
+    /// The trigger alone: the spec (TOML or JSON).
+    Spec,
+}
+
+/// An export in progress and the last one's outcome.
+#[derive(Default)]
+pub struct ExportView {
+    /// (stage, done, total) of the running export.
+    pub progress: Option<(String, usize, usize)>,
+    /// The last export's outcome (what was written, the codec-survival figure), and whether it
+    /// failed.
+    pub last: Option<(String, bool)>,
+}
+
 /// A project file's place and the recent ones.
 #[derive(Default)]
 pub struct ProjectInfo {
@@ -200,6 +228,7 @@ pub struct StudioState {
     /// The last edit core refused (shown under its field until the next accepted edit).
     pub edit_error: Option<SpecError>,
     pub project: ProjectInfo,
+    pub export: ExportView,
     pub clips: Vec<ClipEntry>,
     pub selected: Option<usize>,
     pub playback: Playback,
@@ -221,6 +250,7 @@ impl StudioState {
             preview: PreviewView::default(),
             edit_error: None,
             project: ProjectInfo::default(),
+            export: ExportView::default(),
             clips: Vec::new(),
             selected: None,
             playback: Playback {
@@ -228,6 +258,7 @@ impl StudioState {
                 position_secs: 0.0,
                 looping: true,
                 volume: 1.0,
+                monitor: crate::jobs::player::Monitor::Triggered,
             },
             status: StatusInfo::default(),
             commands: Vec::new(),

@@ -23,6 +23,25 @@ fn keys(state: &mut StudioState, ui: &egui::Ui, frames: Option<usize>) {
     if ui.ctx().egui_wants_keyboard_input() {
         return;
     }
+    use crate::jobs::player::Monitor;
+    let (a, solo) = ui.input(|i| (i.key_pressed(egui::Key::A), i.key_pressed(egui::Key::S)));
+    let m = state.playback.monitor;
+    if a {
+        let next = if m == Monitor::Clean {
+            Monitor::Triggered
+        } else {
+            Monitor::Clean
+        };
+        state.commands.push(UiCommand::SetMonitor(next));
+    }
+    if solo {
+        let next = if m == Monitor::TriggerOnly {
+            Monitor::Triggered
+        } else {
+            Monitor::TriggerOnly
+        };
+        state.commands.push(UiCommand::SetMonitor(next));
+    }
     let (space, left, right, shift, home, end) = ui.input(|i| {
         (
             i.key_pressed(egui::Key::Space),
@@ -230,6 +249,17 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             ),
         ) {
             state.commands.push(UiCommand::SetVolume(volume));
+        }
+        ui.separator();
+        use crate::jobs::player::Monitor;
+        let mut m = state.playback.monitor;
+        ui.label("audio")
+            .on_hover_text("A: clean/triggered · S: the trigger alone");
+        ui.selectable_value(&mut m, Monitor::Clean, "clean");
+        ui.selectable_value(&mut m, Monitor::Triggered, "triggered");
+        ui.selectable_value(&mut m, Monitor::TriggerOnly, "trigger only");
+        if m != state.playback.monitor {
+            state.commands.push(UiCommand::SetMonitor(m));
         }
         if duration > 0.0 {
             let mut t = state.playback.position_secs.min(duration);
