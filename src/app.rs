@@ -505,7 +505,7 @@ impl TriggerLabApp {
                 ExportEvent::Done { path, survival } => {
                     let figure = survival.map_or(String::new(), |s| {
                         format!(
-                            " · codec survival: trigger correlation {}, PSNR {} → {}",
+                            " · codec survival: trigger correlation {}, PSNR {} -> {}",
                             s.delta_correlation
                                 .map_or("—".into(), |v| format!("{v:.3}")),
                             s.psnr_before_db

@@ -10,7 +10,7 @@ use triggerlab::core::{Clip, Frame};
 use triggerlab::jobs::experiment::run_experiment;
 use triggerlab::train::dataset::{ClipSource, Folder, FolderItem};
 use triggerlab::train::models::{Model, builder};
-use triggerlab::train::report::{RunResults, Versions};
+use triggerlab::train::report::RunResults;
 use triggerlab::train::trainer::{RunOptions, TrainEvent, load_model, model_config};
 
 mod common;
@@ -360,7 +360,7 @@ ratio = 0.25
         &dir.path().join("run"),
         &opts,
         &source,
-        Versions::of_build(),
+        triggerlab::train::report::build_versions(),
         &cancel,
         &mut |_| {},
     )

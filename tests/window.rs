@@ -26,6 +26,11 @@ fn display_available() -> bool {
 fn run_studio(args: &[&str]) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_triggerlab"))
         .args(args)
+        // Autosaves and the session marker stay out of the user's cache.
+        .env(
+            "TRIGGERLAB_AUTOSAVE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("autosave"),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -141,6 +146,8 @@ fn studio_draws_the_playing_clip_on_the_canvas() {
     let first = screenshot_path("studio-demo.png");
     let second = screenshot_path("studio-demo-later.png");
     let (code, stderr) = run_studio(&[
+        "--view",
+        "clean",
         "--exit-after-frames",
         "30",
         "--screenshot",
@@ -214,6 +221,72 @@ fn studio_opens_a_file_from_the_command_line() {
     ]);
     assert_eq!(code, Some(0), "stderr: {stderr}");
     check_screenshot(&shot);
+}
+
+#[test]
+fn difference_view_shows_a_badnets_patch_where_it_was_placed() {
+    if !display_available() {
+        return;
+    }
+    let shot = screenshot_path("studio-badnets-difference.png");
+    let (code, stderr) = run_studio(&[
+        "--attack",
+        r#"{"kind":"badnets","size":16,"anchor":{"x":80,"y":24},"color":[255,0,0]}"#,
+        "--view",
+        "difference",
+        "--frame",
+        "3",
+        "--exit-after-frames",
+        "5",
+        "--screenshot",
+        shot.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let img = check_screenshot(&shot);
+    let info = shot_info(&shot);
+    assert_eq!(info.frame_index, 3, "paused at --frame");
+    let spec = triggerlab::app::library_spec();
+    let got = canvas_samples(&img, info.canvas, spec.size, spec.size);
+    let n = spec.size as usize;
+    let (mut inside, mut outside) = (Vec::new(), Vec::new());
+    for y in 0..n {
+        for x in 0..n {
+            let v = got[y * n + x];
+            let level = (u32::from(v[0]) + u32::from(v[1]) + u32::from(v[2])) as f64 / 3.0;
+            // One pixel of margin: the canvas filters at the patch's edge.
+            let (px, py) = (x as i64, y as i64);
+            if (81..95).contains(&px) && (25..39).contains(&py) {
+                inside.push(level);
+            } else if !(79..97).contains(&px) || !(23..41).contains(&py) {
+                outside.push(level);
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(
+        mean(&inside) > 60.0 && mean(&outside) < 3.0,
+        "difference inside the patch {:.1}, outside {:.1}",
+        mean(&inside),
+        mean(&outside)
+    );
+}
+
+#[test]
+fn a_bad_studio_flag_is_one_line_and_exit_1() {
+    for args in [
+        &["--view", "sideways"][..],
+        &["--attack", r#"{"kind":"wobble"}"#][..],
+        &["--project", "/nonexistent/p.tlab.json"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_triggerlab"))
+            .args(args)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(args[0]), "{args:?}: {err}");
+    }
 }
 
 #[test]

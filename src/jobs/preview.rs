@@ -5,7 +5,7 @@
 //! same code `apply`, the poisoner and the trainer run.
 
 use super::{Job, Repaint, Sender, start};
-use crate::core::attack::{AttackSpec, PreparedAttack, apply_clip};
+use crate::core::attack::{AttackSpec, PreparedAttack};
 use crate::core::metrics::{linf, psnr_db, ssim, stealth};
 use crate::core::trigger::Scratch;
 use crate::core::{Clip, Frame, SpecError};
@@ -185,27 +185,84 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
             None => {
                 let Some(l) = &last else { continue };
                 clip_done = Some((l.key.clip, l.key.revision));
-                if let FrameSource::Clip(clip) = &l.source
-                    && let Ok(p) = apply_clip(&l.spec, clip, &FileAssets::new(&l.assets_dir))
-                {
-                    let r = stealth(clip.frames(), p.clip.frames(), None);
-                    let ev = PreviewEvent::Clip {
-                        clip: l.key.clip,
-                        revision: l.key.revision,
-                        stealth: ClipStealth {
-                            psnr_db_mean: r.psnr_db_mean,
-                            ssim_mean: r.ssim_mean,
-                            linf: r.linf,
-                            temporal_flicker: r.temporal_flicker,
-                        },
-                    };
-                    if !tx.send(ev) {
-                        return;
+                let Some(stealth) = clip_stealth(l, &cache, &shared, &mut scratch) else {
+                    // Interrupted by a newer request: the figures wait for the next idle moment
+                    // (otherwise they cannot be had for this revision).
+                    let waiting = shared
+                        .0
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .request
+                        .is_some();
+                    if waiting {
+                        clip_done = None;
                     }
+                    continue;
+                };
+                let ev = PreviewEvent::Clip {
+                    clip: l.key.clip,
+                    revision: l.key.revision,
+                    stealth,
+                };
+                if !tx.send(ev) {
+                    return;
                 }
             }
         }
     }
+}
+
+/// The clip-wide figures of `req`'s clip under the cached attack, a frame at a time; `None` as
+/// soon as a newer request is waiting (the frame on screen comes first).
+fn clip_stealth(
+    req: &PreviewRequest,
+    cache: &PreviewCache,
+    shared: &Shared,
+    scratch: &mut Scratch,
+) -> Option<ClipStealth> {
+    let FrameSource::Clip(clip) = &req.source else {
+        return None;
+    };
+    let prepared = match cache.0.as_ref().map(|c| &c.prepared) {
+        Some(Ok(p))
+            if cache
+                .0
+                .as_ref()
+                .is_some_and(|c| c.revision == req.key.revision) =>
+        {
+            p.clone()
+        }
+        _ => return None,
+    };
+    let waiting = || {
+        shared
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .request
+            .is_some()
+    };
+    let mut poisoned = Vec::with_capacity(clip.frames().len());
+    for i in 0..clip.frames().len() {
+        if waiting() {
+            return None;
+        }
+        let src = &clip.frames()[prepared.source_of(i)];
+        if !prepared.changes_pixels(i) {
+            poisoned.push(src.clone());
+            continue;
+        }
+        let mut px = src.rgb().to_vec();
+        prepared.apply_frame(i, &mut px, scratch).ok()?;
+        poisoned.push(Frame::new(src.width(), src.height(), px).ok()?);
+    }
+    let r = stealth(clip.frames(), &poisoned, None);
+    Some(ClipStealth {
+        psnr_db_mean: r.psnr_db_mean,
+        ssim_mean: r.ssim_mean,
+        linf: r.linf,
+        temporal_flicker: r.temporal_flicker,
+    })
 }
 
 /// Prepares (or reuses) the attack and applies it to the requested frame.
@@ -372,7 +429,8 @@ mod tests {
         let (key, r) = next_frame(&w);
         assert_eq!(key.frame, 2);
         let p = r.expect("previews");
-        let want = apply_clip(&spec, &clip(), &crate::core::assets::NoAssets).expect("applies");
+        let want = crate::core::apply_clip(&spec, &clip(), &crate::core::assets::NoAssets)
+            .expect("applies");
         assert_eq!(p.poisoned.rgb(), want.clip.frames()[2].rgb());
         assert!(p.triggered && p.linf > 0);
         // The difference image is the amplified change, zero where nothing changed.

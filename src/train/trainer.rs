@@ -1051,6 +1051,7 @@ mod tests {
             attack: random_frames_attack(3),
             cross: None,
             stage: TriggerStage::Before,
+            assets: &NoAssets,
         };
         let set = poison_train_set(&poison, &train, 16).expect("poisons");
         let picks: Vec<Vec<usize>> = set
@@ -1077,8 +1078,15 @@ mod tests {
         // Test clips (and so ASR by triggered frames, which goes through trigger_test) too, in
         // their own index space: test clip 0 does not repeat training clip 0's frames.
         let clean: Vec<&Clip> = train.iter().map(|s| &s.clip).collect();
-        let test =
-            trigger_test(&poison.attack, &clean, TriggerStage::Before, 16, 16).expect("triggers");
+        let test = trigger_test(
+            &poison.attack,
+            &NoAssets,
+            &clean,
+            TriggerStage::Before,
+            16,
+            16,
+        )
+        .expect("triggers");
         let test_picks: Vec<Vec<usize>> = test
             .iter()
             .zip(&clean)

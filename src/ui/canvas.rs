@@ -306,29 +306,29 @@ fn hash_key(clip: u32, frame: usize, revision: u64) -> u64 {
 /// The texture `name` holding `frame`, uploaded again only when `key` (or the filter) changed.
 fn texture(
     ctx: &egui::Context,
-    cache: &mut HashMap<&'static str, (u64, egui::TextureHandle)>,
+    cache: &mut HashMap<&'static str, (u64, bool, egui::TextureHandle)>,
     name: &'static str,
     key: u64,
     frame: &Frame,
     nearest: bool,
 ) -> egui::TextureId {
-    let key = key ^ u64::from(nearest);
     let options = if nearest {
         egui::TextureOptions::NEAREST
     } else {
         egui::TextureOptions::LINEAR
     };
     match cache.get_mut(name) {
-        Some((k, tex)) if *k == key => tex.id(),
-        Some((k, tex)) => {
+        Some((k, n, tex)) if *k == key && *n == nearest => tex.id(),
+        Some((k, n, tex)) => {
             tex.set(color_image(frame), options);
             *k = key;
+            *n = nearest;
             tex.id()
         }
         None => {
             let tex = ctx.load_texture(format!("canvas-{name}"), color_image(frame), options);
             let id = tex.id();
-            cache.insert(name, (key, tex));
+            cache.insert(name, (key, nearest, tex));
             id
         }
     }

@@ -21,7 +21,7 @@ pub fn inspector_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             egui::CollapsingHeader::new("Clip")
-                .default_open(false)
+                .default_open(true)
                 .show(ui, |ui| clip_facts_ui(state, ui));
             ui.separator();
             trigger_ui(state, ui);
@@ -48,9 +48,11 @@ fn trigger_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     let current = spec.visual.as_ref().map_or("none", VisualTrigger::kind);
     let mut pick = current;
     ui.horizontal(|ui| {
-        ui.label("kind");
-        egui::ComboBox::from_id_salt("trigger-kind")
+        let label = ui.label("trigger kind");
+        let combo = egui::ComboBox::from_id_salt("trigger-kind")
             .selected_text(current)
+            // Every kind in view at once (16 rows), no scrolling for the natural ones.
+            .height(480.0)
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut pick, "none", "none (audio only)");
                 ui.label(egui::RichText::new("visual").weak());
@@ -62,6 +64,7 @@ fn trigger_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                     ui.selectable_value(&mut pick, k, *k);
                 }
             });
+        let _ = combo.response.labelled_by(label.id);
         if ui
             .button("Reset")
             .on_hover_text("this trigger with core's defaults")
@@ -81,9 +84,10 @@ fn trigger_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         );
     }
     ui.horizontal(|ui| {
-        ui.label("preset");
-        egui::ComboBox::from_id_salt("trigger-preset")
+        let label = ui.label("preset");
+        let combo = egui::ComboBox::from_id_salt("trigger-preset")
             .selected_text("choose…")
+            .height(480.0)
             .show_ui(ui, |ui| {
                 for p in PRESETS {
                     if ui
@@ -100,6 +104,7 @@ fn trigger_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                     }
                 }
             });
+        let _ = combo.response.labelled_by(label.id);
     });
     let errors = state.spec_errors();
     let errs: Vec<&crate::core::SpecError> = errors.iter().collect();
@@ -139,8 +144,8 @@ fn temporal_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         FrameSelection::Fraction { .. } => "a fraction p",
     };
     ui.horizontal(|ui| {
-        ui.label("frames");
-        egui::ComboBox::from_id_salt("frames-kind")
+        let label = ui.label("frames");
+        let combo = egui::ComboBox::from_id_salt("frames-kind")
             .selected_text(frames_label(&t.frames))
             .show_ui(ui, |ui| {
                 for f in [
@@ -156,12 +161,13 @@ fn temporal_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                     }
                 }
             });
+        let _ = combo.response.labelled_by(label.id);
     });
     let mut dragging = false;
     ui.horizontal(|ui| {
         let mut int = |ui: &mut egui::Ui, label: &str, v: &mut usize| {
-            ui.label(label);
-            let r = ui.add(egui::DragValue::new(v).speed(0.2));
+            let l = ui.label(label);
+            let r = ui.add(egui::DragValue::new(v).speed(0.2)).labelled_by(l.id);
             dragging |= r.dragged();
         };
         match &mut next.frames {
@@ -176,8 +182,10 @@ fn temporal_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             }
             FrameSelection::Random { k } => int(ui, "k", k),
             FrameSelection::Fraction { p } => {
-                ui.label("p");
-                let r = ui.add(egui::DragValue::new(p).speed(0.01).max_decimals(3));
+                let l = ui.label("p");
+                let r = ui
+                    .add(egui::DragValue::new(p).speed(0.01).max_decimals(3))
+                    .labelled_by(l.id);
                 dragging |= r.dragged();
             }
         }
@@ -282,8 +290,8 @@ fn variation_ui(
     };
     let shown = t.variation.clone().or(default);
     ui.horizontal(|ui| {
-        ui.label("varies by");
-        egui::ComboBox::from_id_salt("variation")
+        let label = ui.label("varies by");
+        let combo = egui::ComboBox::from_id_salt("variation")
             .selected_text(
                 shown
                     .as_ref()
@@ -305,12 +313,15 @@ fn variation_ui(
                     }
                 }
             });
+        let _ = combo.response.labelled_by(label.id);
     });
     if let Some(v) = next.variation.as_mut() {
         ui.horizontal(|ui| {
             let mut f = |ui: &mut egui::Ui, label: &str, x: &mut f64| {
-                ui.label(label);
-                let r = ui.add(egui::DragValue::new(x).speed(0.01).max_decimals(3));
+                let l = ui.label(label);
+                let r = ui
+                    .add(egui::DragValue::new(x).speed(0.01).max_decimals(3))
+                    .labelled_by(l.id);
                 *dragging |= r.dragged();
             };
             match v {
@@ -342,8 +353,8 @@ fn audio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     let current = spec.audio.as_ref().map_or("none", AudioTrigger::kind);
     let mut pick = current;
     ui.horizontal(|ui| {
-        ui.label("kind");
-        egui::ComboBox::from_id_salt("audio-kind")
+        let label = ui.label("audio kind");
+        let combo = egui::ComboBox::from_id_salt("audio-kind")
             .selected_text(current)
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut pick, "none", "none");
@@ -351,6 +362,7 @@ fn audio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                     ui.selectable_value(&mut pick, k, k);
                 }
             });
+        let _ = combo.response.labelled_by(label.id);
     });
     if pick != current {
         let trigger = match pick {
@@ -390,10 +402,12 @@ fn audio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
 }
 
 fn seed_and_spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
-    ui.strong("Seed");
+    let label = ui.strong("Seed");
     let mut seed = state.doc.design().spec.seed;
     ui.horizontal(|ui| {
-        let r = ui.add(egui::DragValue::new(&mut seed).speed(1.0));
+        let r = ui
+            .add(egui::DragValue::new(&mut seed).speed(1.0))
+            .labelled_by(label.id);
         if r.changed() {
             send(state, DesignCommand::SetSeed(seed));
         }

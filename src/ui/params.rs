@@ -134,6 +134,19 @@ fn errors_for<'a>(errors: &[&'a SpecError], path: &str) -> Vec<&'a SpecError> {
         .collect()
 }
 
+/// The field label widgets in the current row are named by (for screen readers and tests).
+fn label_key() -> egui::Id {
+    egui::Id::NULL.with("triggerlab-field-label")
+}
+
+/// Names `r` by the current row's label.
+fn named(ui: &egui::Ui, r: egui::Response) -> egui::Response {
+    match ui.data(|d| d.get_temp::<egui::Id>(label_key())) {
+        Some(label) => r.labelled_by(label),
+        None => r,
+    }
+}
+
 /// The editor's output: at most one edit per frame.
 #[derive(Default)]
 pub struct Edits {
@@ -202,6 +215,7 @@ fn field_row(
         format!("{} ({unit})", key.replace('_', " "))
     };
     let r = ui.label(label);
+    ui.data_mut(|d| d.insert_temp(label_key(), r.id));
     if !tip.is_empty() {
         r.on_hover_text(tip);
     }
@@ -244,12 +258,13 @@ fn value_ui(ui: &mut egui::Ui, kind: &str, key: &str, path: &str, value: &Value,
                 "noise"
             };
             let mut pick = current;
-            egui::ComboBox::from_id_salt(path)
+            let combo = egui::ComboBox::from_id_salt(path)
                 .selected_text(current)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut pick, "noise", "noise");
                     ui.selectable_value(&mut pick, "image", "image file");
                 });
+            let _ = named(ui, combo.response);
             if pick != current {
                 let v = if pick == "image" {
                     json!({"image": "pattern.png"})
@@ -261,6 +276,7 @@ fn value_ui(ui: &mut egui::Ui, kind: &str, key: &str, path: &str, value: &Value,
             if let Some(Value::String(p)) = m.get("image") {
                 let mut text = p.clone();
                 let r = ui.text_edit_singleline(&mut text);
+                let r = named(ui, r);
                 if r.lost_focus() && text != *p {
                     out.set(&format!("{path}.image"), json!(text), false);
                 }
@@ -308,13 +324,14 @@ fn value_ui(ui: &mut egui::Ui, kind: &str, key: &str, path: &str, value: &Value,
         }
         (_, Value::String(s)) if choices(kind, key).is_some() => {
             let mut pick = s.clone();
-            egui::ComboBox::from_id_salt(path)
+            let combo = egui::ComboBox::from_id_salt(path)
                 .selected_text(s.as_str())
                 .show_ui(ui, |ui| {
                     for o in choices(kind, key).unwrap_or_default() {
                         ui.selectable_value(&mut pick, o.to_string(), *o);
                     }
                 });
+            let _ = named(ui, combo.response);
             if pick != *s {
                 out.set(path, json!(pick), false);
             }
@@ -322,13 +339,15 @@ fn value_ui(ui: &mut egui::Ui, kind: &str, key: &str, path: &str, value: &Value,
         (_, Value::Number(_)) => number_ui(ui, path, value, "", out),
         (_, Value::Bool(b)) => {
             let mut on = *b;
-            if ui.checkbox(&mut on, "").changed() {
+            let r = ui.checkbox(&mut on, "");
+            if named(ui, r).changed() {
                 out.set(path, json!(on), false);
             }
         }
         (_, Value::String(s)) => {
             let mut text = s.clone();
             let r = ui.text_edit_singleline(&mut text);
+            let r = named(ui, r);
             if r.changed() || r.lost_focus() {
                 out.set(path, json!(text), false);
             }
@@ -411,6 +430,7 @@ fn number_ui(ui: &mut egui::Ui, path: &str, value: &Value, suffix: &str, out: &m
     let r = if let Some(i) = value.as_i64().filter(|_| !value.is_f64()) {
         let mut v = i;
         let r = ui.add(egui::DragValue::new(&mut v).speed(0.2).suffix(suffix));
+        let r = named(ui, r);
         if r.changed() {
             out.set(path, json!(v), r.dragged());
         }
@@ -425,6 +445,7 @@ fn number_ui(ui: &mut egui::Ui, path: &str, value: &Value, suffix: &str, out: &m
                 .max_decimals(4)
                 .suffix(suffix),
         );
+        let r = named(ui, r);
         if r.changed() {
             out.set(path, json!(v), r.dragged());
         }
@@ -437,7 +458,7 @@ fn anchor_ui(ui: &mut egui::Ui, path: &str, value: &Value, out: &mut Edits) {
     let current = value.as_str().unwrap_or("at");
     let mut pick = current.to_string();
     ui.horizontal(|ui| {
-        egui::ComboBox::from_id_salt(path)
+        let combo = egui::ComboBox::from_id_salt(path)
             .selected_text(current.replace('_', " "))
             .show_ui(ui, |ui| {
                 for a in ANCHORS {
@@ -445,6 +466,7 @@ fn anchor_ui(ui: &mut egui::Ui, path: &str, value: &Value, out: &mut Edits) {
                 }
                 ui.selectable_value(&mut pick, "at".to_string(), "at x, y");
             });
+        let _ = named(ui, combo.response);
         if let Value::Object(m) = value {
             for k in ["x", "y"] {
                 ui.label(k);
@@ -472,7 +494,7 @@ fn placement_ui(ui: &mut egui::Ui, path: &str, value: &Value, out: &mut Edits) {
     let current = value.as_str().unwrap_or("at");
     let mut pick = current.to_string();
     ui.horizontal(|ui| {
-        egui::ComboBox::from_id_salt(path)
+        let combo = egui::ComboBox::from_id_salt(path)
             .selected_text(current)
             .show_ui(ui, |ui| {
                 for a in PLACEMENTS {
@@ -480,6 +502,7 @@ fn placement_ui(ui: &mut egui::Ui, path: &str, value: &Value, out: &mut Edits) {
                 }
                 ui.selectable_value(&mut pick, "at".to_string(), "at a time");
             });
+        let _ = named(ui, combo.response);
         if let Value::Object(m) = value {
             number_ui(
                 ui,
@@ -512,10 +535,12 @@ fn patch_source_ui(
         .iter()
         .find(|(k, _)| obj.contains_key(*k))
         .map_or("color", |(k, _)| *k);
-    ui.label("patch source")
+    let l = ui
+        .label("patch source")
         .on_hover_text("What the patch is made of: one of these.");
+    ui.data_mut(|d| d.insert_temp(label_key(), l.id));
     let mut pick = current;
-    egui::ComboBox::from_id_salt(format!("{prefix}-source"))
+    let combo = egui::ComboBox::from_id_salt(format!("{prefix}-source"))
         .selected_text(
             SOURCES
                 .iter()
@@ -530,6 +555,7 @@ fn patch_source_ui(
                 ui.selectable_value(&mut pick, k, name);
             }
         });
+    let _ = named(ui, combo.response);
     if pick != current {
         let mut next = obj.clone();
         for (k, _) in SOURCES {

@@ -175,7 +175,7 @@ pub struct PreviewView {
     /// The key last asked of the worker.
     pub requested: Option<PreviewKey>,
     pub clip_stealth: Option<(u32, u64, ClipStealth)>,
-    pub(crate) textures: std::collections::HashMap<&'static str, (u64, egui::TextureHandle)>,
+    pub(crate) textures: std::collections::HashMap<&'static str, (u64, bool, egui::TextureHandle)>,
 }
 
 impl PreviewView {
@@ -236,7 +236,6 @@ pub struct StudioState {
     pub commands: Vec<UiCommand>,
     pub canvas_backend: CanvasBackend,
     pub experiments: super::ExperimentsState,
-    pub(crate) texture: Option<(egui::TextureHandle, u64)>,
     /// Where the canvas drew the frame this frame, in points (`None`: no frame drawn).
     pub canvas_rect: Option<egui::Rect>,
     next_id: u32,
@@ -264,7 +263,6 @@ impl StudioState {
             commands: Vec::new(),
             canvas_backend,
             experiments: super::ExperimentsState::new(crate::jobs::experiment::examples()),
-            texture: None,
             canvas_rect: None,
             next_id: 0,
         }
@@ -316,9 +314,9 @@ impl StudioState {
         ))
     }
 
-    /// The key of the frame last uploaded to the canvas texture (egui-texture backend only).
+    /// The key of the clean frame last uploaded to the canvas texture.
     pub fn canvas_texture_key(&self) -> Option<u64> {
-        self.texture.as_ref().map(|(_, k)| *k)
+        self.preview.textures.get("clean").map(|(k, _, _)| *k)
     }
 
     /// Index of the frame at the playhead: exact for in-memory clips, estimated from the frame

@@ -227,13 +227,17 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         } else {
             ("Play", UiCommand::Play)
         };
-        if ui.button("⏮").on_hover_text("previous frame (←)").clicked() {
+        if ui
+            .button("‹")
+            .on_hover_text("previous frame (Left)")
+            .clicked()
+        {
             state.commands.push(UiCommand::Step(-1));
         }
         if ui.button(label).on_hover_text("Space").clicked() {
             state.commands.push(cmd);
         }
-        if ui.button("⏭").on_hover_text("next frame (→)").clicked() {
+        if ui.button("›").on_hover_text("next frame (Right)").clicked() {
             state.commands.push(UiCommand::Step(1));
         }
         let mut looping = state.playback.looping;
