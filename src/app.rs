@@ -209,6 +209,13 @@ impl TriggerLabApp {
             .clone()
             .unwrap_or_else(project::autosave_dir);
         state.project.restore_offer = project::begin_session(&autosave_dir);
+        if opts.exit_after_frames.is_some() && state.project.restore_offer.take().is_some() {
+            // A scripted run (screenshots, checks) is not where to ask; the autosave stays.
+            tracing::info!(
+                "an autosave from a crashed session is left in {}",
+                autosave_dir.display()
+            );
+        }
         state.project.recent = read_recent(&autosave_dir);
         let mut app = TriggerLabApp {
             state,
@@ -328,15 +335,17 @@ impl TriggerLabApp {
             e.load == LoadState::Loading || (e.stream.is_some() && e.shown.is_none())
         });
         // The canvas's preview of the frame at the playhead has not arrived (or been refused).
+        // Paused, the exact frame must be there; playing, the frames move on faster than a
+        // preview may arrive, so this design's preview of this clip is what counts.
+        let paused = !self.state.playback.playing;
         let preview_pending = self.preview.is_some()
             && self.state.preview_key().is_some_and(|k| {
-                self.state.preview.exact(k).is_none()
-                    && self
-                        .state
-                        .preview
-                        .error
-                        .as_ref()
-                        .is_none_or(|(ek, _)| *ek != k)
+                let same = |o: &crate::jobs::preview::PreviewKey| {
+                    o.clip == k.clip && o.revision == k.revision && (!paused || o.frame == k.frame)
+                };
+                let pv = &self.state.preview;
+                !pv.latest.as_ref().is_some_and(|(o, _)| same(o))
+                    && !pv.error.as_ref().is_some_and(|(o, _)| same(o))
             });
         // An open file dialog is not loading: the user may take minutes to answer, and its
         // thread wakes the UI when they do.

@@ -29,7 +29,7 @@ fn run_studio(args: &[&str]) -> (Option<i32>, String) {
         // Autosaves and the session marker stay out of the user's cache.
         .env(
             "TRIGGERLAB_AUTOSAVE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("autosave"),
+            tempfile::tempdir().expect("tmp").keep(),
         )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -98,14 +98,21 @@ pub fn save_project(
     })
 }
 
-/// At start-up: marks this session as running and says whether the previous one crashed with an
-/// autosave to offer.
+/// At start-up: marks this session as running (with its process id) and says whether the
+/// previous one crashed with an autosave to offer. A marker whose process is still alive is
+/// another studio running now, not a crash.
 pub fn begin_session(dir: &Path) -> Option<PathBuf> {
-    let crashed = marker_path(dir).exists();
+    let marker = marker_path(dir);
+    let previous = std::fs::read_to_string(&marker).ok();
+    let alive = previous
+        .as_deref()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    let crashed = previous.is_some() && !alive;
     let auto = autosave_path(dir);
     let offer = (crashed && auto.exists()).then_some(auto);
-    if let Err(e) =
-        std::fs::create_dir_all(dir).and_then(|()| std::fs::write(marker_path(dir), b"running\n"))
+    if let Err(e) = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&marker, format!("{}\n", std::process::id())))
     {
         tracing::warn!("autosave folder {}: {e}", dir.display());
     }
@@ -200,7 +207,14 @@ mod tests {
             "first run: nothing to offer"
         );
         write_project(&autosave_path(dir.path()), &Design::default()).expect("autosave");
-        // No end_session: the process "crashed".
+        // Another studio running now is not a crash.
+        assert_eq!(
+            begin_session(dir.path()),
+            None,
+            "our own marker: still running"
+        );
+        // No end_session, and a process id no one has: the process "crashed".
+        std::fs::write(marker_path(dir.path()), "4294967\n").expect("marker");
         assert_eq!(
             begin_session(dir.path()),
             Some(autosave_path(dir.path())),
