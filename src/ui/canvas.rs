@@ -374,7 +374,8 @@ fn pixel_grid(painter: &egui::Painter, r: egui::Rect, scale: f32, clip: egui::Re
 /// The difference view's scale: black (no change) to white (≥ 255 / gain levels of change).
 fn color_bar(painter: &egui::Painter, avail: egui::Rect, gain: f32) {
     let bar = egui::Rect::from_min_size(
-        egui::pos2(avail.max.x - 150.0, avail.max.y - 28.0),
+        // Bottom left: the panel's right edge can lie past what is visible when the toolbar is wide.
+        egui::pos2(avail.min.x + 8.0, avail.max.y - 28.0),
         egui::vec2(120.0, 10.0),
     );
     let steps = 24;
