@@ -277,7 +277,9 @@ fn value_ui(ui: &mut egui::Ui, kind: &str, key: &str, path: &str, value: &Value,
                 let mut text = p.clone();
                 let r = ui.text_edit_singleline(&mut text);
                 let r = named(ui, r);
-                if r.lost_focus() && text != *p {
+                // The text is rebuilt from the spec every frame, so each keystroke is sent (an
+                // edit sent only on focus loss would be lost as it is typed).
+                if r.changed() {
                     out.set(&format!("{path}.image"), json!(text), false);
                 }
             }
