@@ -3,6 +3,9 @@
 //! carries out what they asked for. Nothing here blocks: decoding, dialogs, device probes, audio
 //! and screenshot saving run on named worker threads.
 
+pub mod prefs;
+mod thumbs_ctl;
+
 use crate::core::Rational;
 use crate::core::attack::AttackSpec;
 use crate::core::design::{ClipRef, Design, DesignCommand, ViewMode};
@@ -24,7 +27,7 @@ use crate::media::reader::SizeMode;
 use crate::train::device::{DevicePref, select_device};
 use crate::train::trainer::TrainEvent;
 use crate::ui::state::ExportKind;
-use crate::ui::state::{CanvasBackend, StreamMeta};
+use crate::ui::state::StreamMeta;
 use crate::ui::{ClipSource, LoadState, StudioState, UiCommand};
 use crate::ui::{RunPhase, RunView};
 use std::path::PathBuf;
@@ -75,6 +78,9 @@ pub struct StudioOptions {
     pub project: Option<(PathBuf, Design)>,
     /// Where autosaves go; default [`project::autosave_dir`] (tests use a temp folder).
     pub autosave_dir: Option<PathBuf>,
+    /// Answer every file dialog with this path instead of asking (tests drive the menus with
+    /// it; the answer takes the same path through the app as the user's would).
+    pub dialog_answer: Option<PathBuf>,
 }
 
 type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
@@ -148,6 +154,13 @@ pub struct TriggerLabApp {
     player_start: Option<(u32, Job<Result<StartedPlayer, String>>)>,
     /// The audio trigger's contribution being mixed on a worker, for (clip, revision).
     audio_mix: Option<((u32, u64), AudioMixJob)>,
+    thumbs: thumbs_ctl::ThumbCtl,
+    /// The session marker and recent projects, read at start-up.
+    session: Option<Job<project::SessionStart>>,
+    /// Playing at a speed other than 1×: (wall-clock anchor, playhead at the anchor). The
+    /// player is paused meanwhile (no time-stretch: the sound is muted) and the playhead runs
+    /// from the wall clock.
+    varispeed: Option<(Instant, f64)>,
     export: Option<(Job<ExportEvent>, jobs::CancelFlag)>,
     /// The (clip, revision) whose trigger audio the player has.
     audio_mixed: Option<(u32, u64)>,
@@ -186,12 +199,11 @@ impl TriggerLabApp {
         opts: StudioOptions,
         exit_report: ExitReport,
     ) -> Self {
-        let (backend, renderer) = match cc.wgpu_render_state.as_ref() {
-            Some(rs) => (CanvasBackend::Wgpu, crate::gpu::canvas::install(rs)),
-            None => (
-                CanvasBackend::EguiTexture,
-                "egui texture (no wgpu)".to_string(),
-            ),
+        // The canvas draws through egui textures (the CPU result, what exports and training
+        // use); the adapter is reported in the status bar.
+        let renderer = match cc.wgpu_render_state.as_ref() {
+            Some(rs) => crate::gpu::adapter_summary(&rs.adapter.get_info()),
+            None => "egui texture (no wgpu)".to_string(),
         };
         let ctx = cc.egui_ctx.clone();
         let app_ctx = ctx.clone();
@@ -199,7 +211,7 @@ impl TriggerLabApp {
         let repaint: Repaint = Arc::new(move || ctx.request_repaint());
         let repaint_slow: Repaint =
             Arc::new(move || slow_ctx.request_repaint_after(Duration::from_millis(250)));
-        let mut state = StudioState::new(backend);
+        let mut state = StudioState::new();
         state.status.renderer = renderer;
         // CUDA device selection can take seconds (driver start-up): on a worker.
         state.status.compute = "probing…".into();
@@ -208,17 +220,13 @@ impl TriggerLabApp {
             .autosave_dir
             .clone()
             .unwrap_or_else(project::autosave_dir);
-        state.project.restore_offer = project::begin_session(&autosave_dir);
-        if opts.exit_after_frames.is_some() && state.project.restore_offer.take().is_some() {
-            // A scripted run (screenshots, checks) is not where to ask; the autosave stays.
-            tracing::info!(
-                "an autosave from a crashed session is left in {}",
-                autosave_dir.display()
-            );
-        }
-        state.project.recent = read_recent(&autosave_dir);
+        // The session marker and the recent list are files: read and written on a worker.
+        let session = project::start_session(autosave_dir.clone(), repaint.clone())
+            .map_err(|e| tracing::warn!("session start: {e}"))
+            .ok();
         let mut app = TriggerLabApp {
             state,
+            session,
             synth: None,
             probes: Vec::new(),
             audio_probe: None,
@@ -244,6 +252,8 @@ impl TriggerLabApp {
             compute_probe: None,
             player_start: None,
             audio_mix: None,
+            thumbs: Default::default(),
+            varispeed: None,
             audio_mixed: None,
             export: None,
             player: None,
@@ -258,6 +268,12 @@ impl TriggerLabApp {
             screenshot: ScreenshotState::Next(0, None),
             exit_report,
         };
+        if let Some(p) = cc
+            .storage
+            .and_then(|st| eframe::get_value::<prefs::Prefs>(st, prefs::KEY))
+        {
+            app.apply_prefs(p);
+        }
         match probe_audio_device(repaint.clone()) {
             Ok(job) => app.audio_probe = Some(job),
             Err(e) => app.state.status.audio = format!("unknown ({e})"),
@@ -312,6 +328,34 @@ impl TriggerLabApp {
         &self.state
     }
 
+    /// The preferences to keep for the next session.
+    pub fn prefs(&self) -> prefs::Prefs {
+        let pb = &self.state.playback;
+        prefs::Prefs {
+            volume: pb.volume,
+            looping: pb.looping,
+            monitor: pb.monitor,
+            view: self.state.doc.design().view.mode,
+            speed: pb.speed,
+        }
+    }
+
+    /// Takes stored preferences: the transport's settings, and the view a new design opens in
+    /// (a project or `--view`, applied after, override it).
+    pub fn apply_prefs(&mut self, p: prefs::Prefs) {
+        let p = p.sanitized();
+        let pb = &mut self.state.playback;
+        pb.volume = p.volume;
+        pb.looping = p.looping;
+        pb.monitor = p.monitor;
+        pb.speed = p.speed;
+        if !self.state.doc.dirty() && !self.state.doc.can_undo() {
+            let mut d = self.state.doc.design().clone();
+            d.view.mode = p.view;
+            self.state.doc = crate::core::design::Document::new(d);
+        }
+    }
+
     /// How many seeks the transport has carried out.
     pub fn seeks(&self) -> u64 {
         self.seeks
@@ -347,9 +391,30 @@ impl TriggerLabApp {
                 !pv.latest.as_ref().is_some_and(|(o, _)| same(o))
                     && !pv.error.as_ref().is_some_and(|(o, _)| same(o))
             });
+        // Paused, the readout's figures too: this frame's SSIM and (in-memory clips) the
+        // clip-wide pass, so a screenshot shows them rather than "…".
+        let metrics_pending = paused
+            && self.state.preview_key().is_some_and(|k| {
+                let pv = &self.state.preview;
+                let in_memory = self
+                    .state
+                    .selected_entry()
+                    .is_some_and(|e| e.clip.is_some());
+                pv.exact(k).is_some_and(|p| {
+                    p.ssim_pending
+                        || (in_memory
+                            && pv
+                                .clip_stealth
+                                .as_ref()
+                                .is_none_or(|(c, r, _)| (*c, *r) != (k.clip, k.revision)))
+                })
+            });
         // An open file dialog is not loading: the user may take minutes to answer, and its
         // thread wakes the UI when they do.
         self.synth.is_some()
+            || self.session.is_some()
+            || metrics_pending
+            || self.thumbs.pending(&self.state)
             || !self.probes.is_empty()
             || self.audio_probe.is_some()
             || self.compute_probe.is_some()
@@ -391,6 +456,11 @@ impl TriggerLabApp {
             return;
         }
         let (tx, rx) = channel();
+        if let Some(answer) = self.opts.dialog_answer.clone() {
+            let _ = tx.send(Some(answer)); // the receiver is right here
+            self.dialog = Some((purpose, rx));
+            return;
+        }
         let repaint = self.repaint.clone();
         let project_name = self
             .state
@@ -711,13 +781,21 @@ impl TriggerLabApp {
         }
         self.state.playback.position_secs = t;
         self.pending_seek = Some((t, Instant::now()));
+        if let Some(v) = &mut self.varispeed {
+            *v = (Instant::now(), t);
+        }
     }
 
     fn pause(&mut self) {
         self.state.playback.playing = false;
         if let Some((_, p)) = &self.player {
             p.pause();
+            // Resume at 1× from where the wall clock got to.
+            if self.varispeed.take().is_some() {
+                p.seek(self.state.playback.position_secs);
+            }
         }
+        self.varispeed = None;
     }
 
     fn entry_index(&self, id: u32) -> Option<usize> {
@@ -836,6 +914,32 @@ impl TriggerLabApp {
             }
         }
         self.drain_export();
+        if let Some(job) = &self.session
+            && let Some(start) = job.try_recv()
+        {
+            self.session = None;
+            // A scripted run (screenshots, checks) is not where to ask; the autosave stays.
+            self.state.project.restore_offer = match start.restore_offer {
+                Some(p) if self.opts.exit_after_frames.is_some() => {
+                    tracing::info!(
+                        "an autosave from a crashed session is left at {}",
+                        p.display()
+                    );
+                    None
+                }
+                other => other,
+            };
+            let mut recent = start.recent;
+            // Projects opened meanwhile stay first.
+            for p in std::mem::take(&mut self.state.project.recent)
+                .into_iter()
+                .rev()
+            {
+                recent.retain(|r| *r != p);
+                recent.insert(0, p);
+            }
+            self.state.project.recent = recent;
+        }
         if let Some(w) = &self.preview {
             while let Some(ev) = w.try_recv() {
                 match ev {
@@ -851,6 +955,14 @@ impl TriggerLabApp {
                         }
                         Err(e) => self.state.preview.error = Some((key, e)),
                     },
+                    PreviewEvent::Ssim { key, ssim } => {
+                        if let Some((k, p)) = &mut self.state.preview.latest
+                            && *k == key
+                        {
+                            p.ssim = ssim;
+                            p.ssim_pending = false;
+                        }
+                    }
                     PreviewEvent::Clip {
                         clip,
                         revision,
@@ -952,6 +1064,7 @@ impl TriggerLabApp {
                 _ => MAX_WAIT,
             },
         };
+        let wait = wait / f64::from(self.state.playback.speed.max(0.25));
         // A little late rather than early, so the frame has changed when we draw: the clock
         // moves in steps of the sink's period (10 ms for the silent sink), and waking before
         // it has crossed the boundary costs a whole extra frame of drawing.
@@ -1066,8 +1179,11 @@ impl TriggerLabApp {
             }
         }
         self.mix_trigger_audio();
+        self.thumbs
+            .tick(&mut self.state, &self.assets_dir, &self.repaint);
         if let Some((pid, p)) = &self.player
             && *pid == id
+            && self.varispeed.is_none()
         {
             let clock = p.position_secs();
             match self.pending_seek {
@@ -1084,6 +1200,7 @@ impl TriggerLabApp {
             }
             self.state.playback.playing = p.is_playing();
         }
+        self.varispeed_tick();
         // `--frame` or a project's cursor: go there, paused, once the clip can show it.
         if let Some(f) = self.pending_frame
             && self
@@ -1099,11 +1216,68 @@ impl TriggerLabApp {
         self.pull_stream_frames();
     }
 
+    /// The playhead at a speed other than 1×: the wall clock times the speed, looping or
+    /// stopping at the end as the player would.
+    fn varispeed_tick(&mut self) {
+        let Some((at, from)) = self.varispeed else {
+            return;
+        };
+        let duration = self
+            .state
+            .selected_entry()
+            .map_or(0.0, |e| e.duration_secs());
+        let mut t = from + at.elapsed().as_secs_f64() * f64::from(self.state.playback.speed);
+        if duration > 0.0 && t >= duration {
+            if self.state.playback.looping {
+                t %= duration;
+            } else {
+                t = duration;
+                self.varispeed = None;
+                self.state.playback.playing = false;
+                if let Some((_, p)) = &self.player {
+                    p.seek(t);
+                }
+            }
+        }
+        self.state.playback.position_secs = t;
+    }
+
+    /// Starts playing at the transport's speed (1×: the player and its sound; otherwise the
+    /// wall clock, muted).
+    fn play(&mut self) {
+        self.state.playback.playing = true;
+        if self.state.playback.speed == 1.0 {
+            self.varispeed = None;
+            if let Some((_, p)) = &self.player {
+                p.play();
+            }
+        } else {
+            if let Some((_, p)) = &self.player {
+                p.pause();
+            }
+            self.varispeed = Some((Instant::now(), self.state.playback.position_secs));
+        }
+    }
+
+    fn set_speed(&mut self, speed: f32) {
+        if !prefs::SPEEDS.contains(&speed) || speed == self.state.playback.speed {
+            return;
+        }
+        let playing = self.state.playback.playing;
+        if playing {
+            self.pause();
+        }
+        self.state.playback.speed = speed;
+        if playing {
+            self.play();
+        }
+    }
+
     fn install_player(&mut self, id: u32, p: Player) {
         p.set_looping(self.state.playback.looping);
         p.set_volume(self.state.playback.volume);
         p.set_monitor(self.state.playback.monitor);
-        if self.state.playback.playing {
+        if self.state.playback.playing && self.varispeed.is_none() {
             p.play();
         }
         if let Some((t, _)) = self.pending_seek {
@@ -1387,18 +1561,9 @@ impl TriggerLabApp {
                 UiCommand::SeekFrame(i) => self.seek_frame(i),
                 UiCommand::OpenVideoDialog => self.open_dialog(DialogPurpose::Video),
                 UiCommand::OpenVideo(path) => self.open_video(path),
-                UiCommand::Play => {
-                    self.state.playback.playing = true;
-                    if let Some(p) = player {
-                        p.play();
-                    }
-                }
-                UiCommand::Pause => {
-                    self.state.playback.playing = false;
-                    if let Some(p) = player {
-                        p.pause();
-                    }
-                }
+                UiCommand::Play => self.play(),
+                UiCommand::Pause => self.pause(),
+                UiCommand::SetSpeed(v) => self.set_speed(v),
                 UiCommand::Seek(t) => self.seek(t),
                 UiCommand::SetLooping(on) => {
                     self.state.playback.looping = on;
@@ -1570,6 +1735,10 @@ impl eframe::App for TriggerLabApp {
         self.scripted_exit(&ctx);
     }
 
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, prefs::KEY, &self.prefs());
+    }
+
     fn on_exit(&mut self) {
         // The last autosave, then mark the session as ended cleanly (nothing will be offered).
         if self.state.doc.dirty() || self.autosave.written.is_some() {
@@ -1580,18 +1749,6 @@ impl eframe::App for TriggerLabApp {
         }
         project::end_session(&self.autosave.dir);
     }
-}
-
-/// The recent projects, newest first (one path per line; a missing file is an empty list).
-fn read_recent(dir: &std::path::Path) -> Vec<PathBuf> {
-    std::fs::read_to_string(dir.join("recent.txt"))
-        .map(|t| {
-            t.lines()
-                .filter(|l| !l.is_empty())
-                .map(PathBuf::from)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Writes a screenshot and its JSON description (on a worker thread).
@@ -1642,9 +1799,18 @@ pub fn run(opts: StudioOptions) -> Result<(), String> {
     if let Some(icon) = app_icon() {
         viewport = viewport.with_icon(icon);
     }
+    // Scripted runs (checks, screenshots) keep their preferences beside their autosaves, so
+    // they neither read nor change the user's.
+    let persistence_path = opts.exit_after_frames.map(|_| {
+        opts.autosave_dir
+            .clone()
+            .unwrap_or_else(project::autosave_dir)
+            .join("prefs.ron")
+    });
     let native = eframe::NativeOptions {
         viewport,
         renderer: eframe::Renderer::Wgpu,
+        persistence_path,
         ..Default::default()
     };
     let report: ExitReport = Arc::default();

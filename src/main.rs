@@ -89,6 +89,7 @@ fn main() -> ExitCode {
         frame: cli.studio.frame,
         project,
         autosave_dir: None,
+        dialog_answer: None,
     };
     match run(opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,33 +48,57 @@ fn gaussian_taps() -> [f64; 2 * SSIM_RADIUS + 1] {
     w.map(|v| v / s)
 }
 
-/// Separable Gaussian filter over the "valid" positions (window fully inside).
-fn filter_valid(x: &[f64], w: usize, h: usize, taps: &[f64]) -> (Vec<f64>, usize, usize) {
+/// Separable Gaussian filter over the "valid" positions (window fully inside). `None` as soon as
+/// `stop` says so (checked every 32 rows), so a caller can drop a 720p pass for newer work.
+fn filter_valid(
+    x: &[f64],
+    w: usize,
+    h: usize,
+    taps: &[f64],
+    stop: &mut dyn FnMut() -> bool,
+) -> Option<Vec<f64>> {
     let k = taps.len();
     let (vw, vh) = (w + 1 - k, h + 1 - k);
     let mut tmp = vec![0.0; vw * h];
     for y in 0..h {
-        for x0 in 0..vw {
-            tmp[y * vw + x0] = (0..k).map(|t| taps[t] * x[y * w + x0 + t]).sum();
+        if y % 32 == 0 && stop() {
+            return None;
+        }
+        let row = &x[y * w..(y + 1) * w];
+        for (x0, out) in tmp[y * vw..(y + 1) * vw].iter_mut().enumerate() {
+            *out = taps.iter().zip(&row[x0..x0 + k]).map(|(t, v)| t * v).sum();
         }
     }
     let mut out = vec![0.0; vw * vh];
     for y0 in 0..vh {
-        for x0 in 0..vw {
-            out[y0 * vw + x0] = (0..k).map(|t| taps[t] * tmp[(y0 + t) * vw + x0]).sum();
+        if y0 % 32 == 0 && stop() {
+            return None;
+        }
+        let dst = &mut out[y0 * vw..(y0 + 1) * vw];
+        for (t, &tap) in taps.iter().enumerate() {
+            let src = &tmp[(y0 + t) * vw..(y0 + t + 1) * vw];
+            for (d, v) in dst.iter_mut().zip(src) {
+                *d += tap * v;
+            }
         }
     }
-    (out, vw, vh)
+    Some(out)
 }
 
 /// Mean SSIM of two same-sized frames; `None` if a side is shorter than the 11-pixel window.
 pub fn ssim(a: &Frame, b: &Frame) -> Option<f64> {
+    ssim_until(a, b, &mut || false).flatten()
+}
+
+/// [`ssim`] that gives up (outer `None`) as soon as `stop` returns true; the preview uses it so
+/// a newer frame never waits for a whole-frame SSIM.
+pub fn ssim_until(a: &Frame, b: &Frame, stop: &mut dyn FnMut() -> bool) -> Option<Option<f64>> {
     let (w, h) = (a.width() as usize, a.height() as usize);
     if (w, h) != (b.width() as usize, b.height() as usize)
         || w < 2 * SSIM_RADIUS + 1
         || h < 2 * SSIM_RADIUS + 1
     {
-        return None;
+        return Some(None);
     }
     let taps = gaussian_taps();
     let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
@@ -95,11 +119,11 @@ pub fn ssim(a: &Frame, b: &Frame) -> Option<f64> {
             .map(|&v| f64::from(v))
             .collect();
         let prod = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).collect::<Vec<_>>();
-        let (mu_a, ..) = filter_valid(&pa, w, h, &taps);
-        let (mu_b, ..) = filter_valid(&pb, w, h, &taps);
-        let (aa, ..) = filter_valid(&prod(&pa, &pa), w, h, &taps);
-        let (bb, ..) = filter_valid(&prod(&pb, &pb), w, h, &taps);
-        let (ab, ..) = filter_valid(&prod(&pa, &pb), w, h, &taps);
+        let mu_a = filter_valid(&pa, w, h, &taps, stop)?;
+        let mu_b = filter_valid(&pb, w, h, &taps, stop)?;
+        let aa = filter_valid(&prod(&pa, &pa), w, h, &taps, stop)?;
+        let bb = filter_valid(&prod(&pb, &pb), w, h, &taps, stop)?;
+        let ab = filter_valid(&prod(&pa, &pb), w, h, &taps, stop)?;
         let n = mu_a.len();
         let mut sum = 0.0;
         for i in 0..n {
@@ -112,7 +136,7 @@ pub fn ssim(a: &Frame, b: &Frame) -> Option<f64> {
         }
         total += sum / n as f64;
     }
-    Some(total / 3.0)
+    Some(Some(total / 3.0))
 }
 
 /// Mean |Δₜ − Δₜ₋₁| over consecutive frames (Δ = poisoned − clean); `None` for < 2 frames.
@@ -120,18 +144,25 @@ pub fn temporal_flicker(clean: &[Frame], poisoned: &[Frame]) -> Option<f64> {
     if clean.len() < 2 || clean.len() != poisoned.len() {
         return None;
     }
-    let mut sum = 0.0;
-    let mut n = 0usize;
+    let (mut sum, mut n) = (0.0, 0usize);
     for (c, p) in clean.windows(2).zip(poisoned.windows(2)) {
-        let (c0, c1, p0, p1) = (c[0].rgb(), c[1].rgb(), p[0].rgb(), p[1].rgb());
-        for i in 0..c1.len() {
-            let now = f64::from(p1[i]) - f64::from(c1[i]);
-            let before = f64::from(p0[i]) - f64::from(c0[i]);
-            sum += (now - before).abs();
-        }
-        n += c1.len();
+        let (s, k) = flicker_pair((&c[0], &p[0]), (&c[1], &p[1]));
+        sum += s;
+        n += k;
     }
     Some(sum / n as f64)
+}
+
+/// Σ |Δₜ − Δₜ₋₁| over one pair of consecutive (clean, poisoned) frames, and the samples summed.
+fn flicker_pair(before: (&Frame, &Frame), now: (&Frame, &Frame)) -> (f64, usize) {
+    let (c0, p0, c1, p1) = (before.0.rgb(), before.1.rgb(), now.0.rgb(), now.1.rgb());
+    let mut sum = 0.0;
+    for i in 0..c1.len().min(c0.len()) {
+        let d1 = f64::from(p1[i]) - f64::from(c1[i]);
+        let d0 = f64::from(p0[i]) - f64::from(c0[i]);
+        sum += (d1 - d0).abs();
+    }
+    (sum, c1.len())
 }
 
 /// 10·log10(Σ clean² / Σ (poisoned − clean)²); `None` when nothing changed.
@@ -164,34 +195,85 @@ pub fn stealth(
     poisoned: &[Frame],
     audio: Option<(&[f32], &[f32])>,
 ) -> StealthReport {
-    let psnr: Vec<Option<f64>> = clean
-        .iter()
-        .zip(poisoned)
-        .map(|(a, b)| psnr_db(a.rgb(), b.rgb()))
-        .collect();
-    let ssim_v: Vec<Option<f64>> = clean
-        .iter()
-        .zip(poisoned)
-        .zip(&psnr)
-        .map(|((a, b), p)| if p.is_some() { ssim(a, b) } else { Some(1.0) })
-        .collect();
-    let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    let changed: Vec<usize> = (0..psnr.len()).filter(|&i| psnr[i].is_some()).collect();
-    StealthReport {
-        psnr_db_mean: mean(changed.iter().filter_map(|&i| psnr[i]).collect()),
-        ssim_mean: mean(changed.iter().filter_map(|&i| ssim_v[i]).collect()),
-        ssim: (0..psnr.len())
-            .map(|i| if psnr[i].is_some() { ssim_v[i] } else { None })
-            .collect(),
-        psnr_db: psnr,
-        linf: clean
-            .iter()
-            .zip(poisoned)
-            .map(|(a, b)| linf(a.rgb(), b.rgb()))
-            .max()
-            .unwrap_or(0),
-        temporal_flicker: temporal_flicker(clean, poisoned),
-        audio_snr_db: audio.and_then(|(c, p)| audio_snr_db(c, p)),
+    let mut acc = StealthAccumulator::default();
+    for (i, (c, p)) in clean.iter().zip(poisoned).enumerate() {
+        let before = i.checked_sub(1).map(|j| (&clean[j], &poisoned[j]));
+        acc.push(c, p, before, &mut || false);
+    }
+    acc.finish(audio)
+}
+
+/// The figures of [`stealth`], a frame at a time: the preview feeds it while idle and stops
+/// between (or inside) frames when a newer request arrives, keeping what it has.
+#[derive(Clone, Debug, Default)]
+pub struct StealthAccumulator {
+    psnr: Vec<Option<f64>>,
+    ssim: Vec<Option<f64>>,
+    linf: u8,
+    flicker: (f64, usize),
+}
+
+impl StealthAccumulator {
+    /// Frames taken so far.
+    pub fn len(&self) -> usize {
+        self.psnr.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.psnr.is_empty()
+    }
+
+    /// Takes the next frame (`before`: the previous clean and poisoned frames, for flicker).
+    /// False, with nothing taken, when `stop` interrupted it.
+    pub fn push(
+        &mut self,
+        clean: &Frame,
+        poisoned: &Frame,
+        before: Option<(&Frame, &Frame)>,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> bool {
+        let p = psnr_db(clean.rgb(), poisoned.rgb());
+        let s = if p.is_some() {
+            match ssim_until(clean, poisoned, stop) {
+                Some(s) => s,
+                None => return false,
+            }
+        } else {
+            Some(1.0)
+        };
+        if let Some(b) = before {
+            let (sum, n) = flicker_pair(b, (clean, poisoned));
+            self.flicker.0 += sum;
+            self.flicker.1 += n;
+        }
+        self.linf = self.linf.max(linf(clean.rgb(), poisoned.rgb()));
+        self.psnr.push(p);
+        self.ssim.push(s);
+        true
+    }
+
+    pub fn finish(self, audio: Option<(&[f32], &[f32])>) -> StealthReport {
+        let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let psnr = self.psnr;
+        let changed: Vec<usize> = (0..psnr.len()).filter(|&i| psnr[i].is_some()).collect();
+        StealthReport {
+            psnr_db_mean: mean(changed.iter().filter_map(|&i| psnr[i]).collect()),
+            ssim_mean: mean(changed.iter().filter_map(|&i| self.ssim[i]).collect()),
+            ssim: (0..psnr.len())
+                .map(|i| {
+                    if psnr[i].is_some() {
+                        self.ssim[i]
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+            temporal_flicker: (psnr.len() >= 2 && self.flicker.1 > 0)
+                .then(|| self.flicker.0 / self.flicker.1 as f64),
+            psnr_db: psnr,
+            linf: self.linf,
+            audio_snr_db: audio.and_then(|(c, p)| audio_snr_db(c, p)),
+        }
     }
 }
 

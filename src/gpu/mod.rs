@@ -4,7 +4,6 @@
 //!
 //! Belongs here: pipelines, textures and `egui_wgpu::CallbackTrait` impls. Depends only on `core`.
 
-pub mod canvas;
 pub mod preview;
 pub mod preview_callback;
 

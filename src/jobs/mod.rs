@@ -11,6 +11,7 @@ pub mod player;
 pub mod preview;
 pub mod project;
 pub mod stream;
+pub mod thumbs;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

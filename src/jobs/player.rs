@@ -93,7 +93,8 @@ impl TriggerAudio {
 }
 
 /// What the mix stage lets through: A/B between clean and triggered sound, or the trigger solo.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum Monitor {
     /// The clip's own sound (the trigger muted).

@@ -6,7 +6,7 @@
 
 use super::{Job, Repaint, Sender, start};
 use crate::core::attack::{AttackSpec, PreparedAttack};
-use crate::core::metrics::{linf, psnr_db, ssim, stealth};
+use crate::core::metrics::{StealthAccumulator, linf, psnr_db, ssim_until};
 use crate::core::trigger::Scratch;
 use crate::core::{Clip, Frame, SpecError};
 use crate::media::assets::FileAssets;
@@ -57,6 +57,8 @@ pub struct PreviewFrame {
     pub frames: usize,
     pub psnr_db: Option<f64>,
     pub ssim: Option<f64>,
+    /// The SSIM is on its way (a `PreviewEvent::Ssim` follows the frame).
+    pub ssim_pending: bool,
     pub linf: u8,
     /// A note when the preview could not show the trigger exactly (e.g. frame lag on a stream).
     pub note: Option<String>,
@@ -81,6 +83,8 @@ pub enum PreviewEvent {
         /// `Err`: core refused the spec for this clip (the field and its message).
         result: Result<Box<PreviewFrame>, SpecError>,
     },
+    /// The SSIM of a frame already sent (`None`: it does not fit the 11-pixel window).
+    Ssim { key: PreviewKey, ssim: Option<f64> },
     Clip {
         clip: u32,
         revision: u64,
@@ -147,94 +151,32 @@ struct Cached {
     prepared: Result<Arc<PreparedAttack>, SpecError>,
 }
 
+/// Work the worker does between requests, one step at a time, so a new request waits at most
+/// for a slice of it (SSIM checks for newer requests every 32 rows).
+enum Idle {
+    /// The SSIM of the frame just sent (sent after the frame: pixels first).
+    Ssim(PreviewKey, Frame, Frame),
+    /// The next frame of the clip-wide pass.
+    ClipStep,
+}
+
+/// The clip-wide pass under way, kept across interruptions.
+struct ClipPass {
+    clip: u32,
+    revision: u64,
+    acc: StealthAccumulator,
+    /// The previous (clean, poisoned) frames, for flicker.
+    before: Option<(Frame, Frame)>,
+    done: bool,
+}
+
 fn run(shared: Shared, tx: Sender<PreviewEvent>) {
     let mut cache = PreviewCache::default();
     let mut scratch = Scratch::default();
-    // (clip, revision) whose clip-wide figures were sent.
-    let mut clip_done: Option<(u32, u64)> = None;
+    let mut pass: Option<ClipPass> = None;
+    let mut ssim_due: Option<(PreviewKey, Frame, Frame)> = None;
     let mut last: Option<PreviewRequest> = None;
-    loop {
-        let req = {
-            let (lock, cv) = &*shared;
-            let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if slot.closed {
-                    return;
-                }
-                if let Some(r) = slot.request.take() {
-                    break Some(r);
-                }
-                // Idle: the clip-wide figures of the last frame's clip, once.
-                if let Some(l) = &last
-                    && matches!(l.source, FrameSource::Clip(_))
-                    && clip_done != Some((l.key.clip, l.key.revision))
-                {
-                    break None;
-                }
-                slot = cv.wait(slot).unwrap_or_else(|e| e.into_inner());
-            }
-        };
-        match req {
-            Some(req) => {
-                let event = preview_frame(&req, &mut cache, &mut scratch);
-                if !tx.send(event) {
-                    return;
-                }
-                last = Some(req);
-            }
-            None => {
-                let Some(l) = &last else { continue };
-                clip_done = Some((l.key.clip, l.key.revision));
-                let Some(stealth) = clip_stealth(l, &cache, &shared, &mut scratch) else {
-                    // Interrupted by a newer request: the figures wait for the next idle moment
-                    // (otherwise they cannot be had for this revision).
-                    let waiting = shared
-                        .0
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .request
-                        .is_some();
-                    if waiting {
-                        clip_done = None;
-                    }
-                    continue;
-                };
-                let ev = PreviewEvent::Clip {
-                    clip: l.key.clip,
-                    revision: l.key.revision,
-                    stealth,
-                };
-                if !tx.send(ev) {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// The clip-wide figures of `req`'s clip under the cached attack, a frame at a time; `None` as
-/// soon as a newer request is waiting (the frame on screen comes first).
-fn clip_stealth(
-    req: &PreviewRequest,
-    cache: &PreviewCache,
-    shared: &Shared,
-    scratch: &mut Scratch,
-) -> Option<ClipStealth> {
-    let FrameSource::Clip(clip) = &req.source else {
-        return None;
-    };
-    let prepared = match cache.0.as_ref().map(|c| &c.prepared) {
-        Some(Ok(p))
-            if cache
-                .0
-                .as_ref()
-                .is_some_and(|c| c.revision == req.key.revision) =>
-        {
-            p.clone()
-        }
-        _ => return None,
-    };
-    let waiting = || {
+    let waiting = |shared: &Shared| {
         shared
             .0
             .lock()
@@ -242,27 +184,147 @@ fn clip_stealth(
             .request
             .is_some()
     };
-    let mut poisoned = Vec::with_capacity(clip.frames().len());
-    for i in 0..clip.frames().len() {
-        if waiting() {
-            return None;
+    loop {
+        let work = {
+            let (lock, cv) = &*shared;
+            let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if slot.closed {
+                    return;
+                }
+                if let Some(r) = slot.request.take() {
+                    break Ok(r);
+                }
+                if let Some((k, c, p)) = ssim_due.take() {
+                    break Err(Idle::Ssim(k, c, p));
+                }
+                if let Some(l) = &last
+                    && matches!(l.source, FrameSource::Clip(_))
+                    && !pass.as_ref().is_some_and(|p| {
+                        p.done && (p.clip, p.revision) == (l.key.clip, l.key.revision)
+                    })
+                {
+                    break Err(Idle::ClipStep);
+                }
+                slot = cv.wait(slot).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        match work {
+            Ok(req) => {
+                let event = preview_frame(&req, &mut cache, &mut scratch);
+                if let PreviewEvent::Frame { key, result: Ok(f) } = &event
+                    && f.ssim_pending
+                {
+                    ssim_due = Some((*key, f.clean.clone(), f.poisoned.clone()));
+                }
+                if !tx.send(event) {
+                    return;
+                }
+                last = Some(req);
+            }
+            Err(Idle::Ssim(key, clean, poisoned)) => {
+                // `None`: a newer frame is wanted, and its own SSIM replaces this one.
+                if let Some(ssim) = ssim_until(&clean, &poisoned, &mut || waiting(&shared))
+                    && !tx.send(PreviewEvent::Ssim { key, ssim })
+                {
+                    return;
+                }
+            }
+            Err(Idle::ClipStep) => {
+                let Some(l) = &last else { continue };
+                if pass
+                    .as_ref()
+                    .is_none_or(|p| (p.clip, p.revision) != (l.key.clip, l.key.revision))
+                {
+                    pass = Some(ClipPass {
+                        clip: l.key.clip,
+                        revision: l.key.revision,
+                        acc: StealthAccumulator::default(),
+                        before: None,
+                        done: false,
+                    });
+                }
+                let Some(p) = pass.as_mut() else { continue };
+                match clip_step(l, &cache, p, &mut scratch, &mut || waiting(&shared)) {
+                    Step::More | Step::Interrupted => {}
+                    Step::Unavailable => p.done = true,
+                    Step::Done => {
+                        p.done = true;
+                        let r = std::mem::take(&mut p.acc).finish(None);
+                        let ev = PreviewEvent::Clip {
+                            clip: p.clip,
+                            revision: p.revision,
+                            stealth: ClipStealth {
+                                psnr_db_mean: r.psnr_db_mean,
+                                ssim_mean: r.ssim_mean,
+                                linf: r.linf,
+                                temporal_flicker: r.temporal_flicker,
+                            },
+                        };
+                        if !tx.send(ev) {
+                            return;
+                        }
+                    }
+                }
+            }
         }
-        let src = &clip.frames()[prepared.source_of(i)];
-        if !prepared.changes_pixels(i) {
-            poisoned.push(src.clone());
-            continue;
-        }
-        let mut px = src.rgb().to_vec();
-        prepared.apply_frame(i, &mut px, scratch).ok()?;
-        poisoned.push(Frame::new(src.width(), src.height(), px).ok()?);
     }
-    let r = stealth(clip.frames(), &poisoned, None);
-    Some(ClipStealth {
-        psnr_db_mean: r.psnr_db_mean,
-        ssim_mean: r.ssim_mean,
-        linf: r.linf,
-        temporal_flicker: r.temporal_flicker,
-    })
+}
+
+enum Step {
+    More,
+    Done,
+    Interrupted,
+    /// The attack for this revision is not prepared (refused, or a newer one is cached).
+    Unavailable,
+}
+
+/// One more frame of the clip-wide figures of `req`'s clip under the cached attack.
+fn clip_step(
+    req: &PreviewRequest,
+    cache: &PreviewCache,
+    pass: &mut ClipPass,
+    scratch: &mut Scratch,
+    stop: &mut dyn FnMut() -> bool,
+) -> Step {
+    let FrameSource::Clip(clip) = &req.source else {
+        return Step::Unavailable;
+    };
+    let prepared = match cache.0.as_ref() {
+        Some(Cached {
+            revision,
+            prepared: Ok(p),
+            ..
+        }) if *revision == req.key.revision => p.clone(),
+        _ => return Step::Unavailable,
+    };
+    let i = pass.acc.len();
+    let Some(clean) = clip.frames().get(i) else {
+        return Step::Done;
+    };
+    let src = &clip.frames()[prepared.source_of(i)];
+    let poisoned = if prepared.changes_pixels(i) {
+        let mut px = src.rgb().to_vec();
+        if prepared.apply_frame(i, &mut px, scratch).is_err() {
+            return Step::Unavailable;
+        }
+        match Frame::new(src.width(), src.height(), px) {
+            Ok(f) => f,
+            Err(_) => return Step::Unavailable,
+        }
+    } else {
+        src.clone()
+    };
+    let before = pass.before.as_ref().map(|(c, p)| (c, p));
+    if !pass.acc.push(clean, &poisoned, before, stop) {
+        return Step::Interrupted;
+    }
+    pass.before = Some((clean.clone(), poisoned));
+    if pass.acc.len() == clip.frames().len() {
+        Step::Done
+    } else {
+        Step::More
+    }
 }
 
 /// Prepares (or reuses) the attack and applies it to the requested frame.
@@ -351,20 +413,17 @@ fn compute(
     } else {
         1.0
     };
+    // One lookup per sample: at 720p a float multiply per sample cost more than the trigger.
+    let lut: [u8; 256] = std::array::from_fn(|d| (d as f32 * gain).min(255.0) as u8);
     let diff_px: Vec<u8> = clean
         .rgb()
         .iter()
         .zip(poisoned.rgb())
-        .map(|(&a, &b)| (f32::from(a.abs_diff(b)) * gain).min(255.0) as u8)
+        .map(|(&a, &b)| lut[usize::from(a.abs_diff(b))])
         .collect();
     let diff = Frame::new(clean.width(), clean.height(), diff_px)
         .map_err(|e| SpecError::new("input", e.to_string()))?;
     let psnr = psnr_db(clean.rgb(), poisoned.rgb());
-    let ssim_v = if clean.rgb() == poisoned.rgb() {
-        None
-    } else {
-        ssim(&clean, &poisoned)
-    };
     let apply_ms = t1.elapsed().as_secs_f64() * 1e3;
     Ok(PreviewFrame {
         triggered: prepared.is_triggered(i),
@@ -376,7 +435,9 @@ fn compute(
         diff,
         diff_gain: gain,
         psnr_db: psnr,
-        ssim: ssim_v,
+        // Follows in a `PreviewEvent::Ssim`: a 720p SSIM costs more than the frame itself.
+        ssim: None,
+        ssim_pending: psnr.is_some(),
         note,
         prepare_ms,
         apply_ms,
@@ -414,7 +475,7 @@ mod tests {
         while Instant::now() < deadline {
             match w.try_recv() {
                 Some(PreviewEvent::Frame { key, result }) => return (key, result),
-                Some(PreviewEvent::Clip { .. }) => {}
+                Some(PreviewEvent::Clip { .. } | PreviewEvent::Ssim { .. }) => {}
                 None => std::thread::sleep(Duration::from_millis(2)),
             }
         }
@@ -436,6 +497,41 @@ mod tests {
         // The difference image is the amplified change, zero where nothing changed.
         assert_eq!(p.diff.rgb()[0], 0);
         assert!(p.diff.rgb().iter().any(|&v| v > 0));
+    }
+
+    /// The SSIM follows its frame, and the clip-wide pass (a frame at a time, while idle)
+    /// gives exactly core's `stealth` of the whole clip.
+    #[test]
+    fn ssim_and_clip_figures_follow_and_match_core() {
+        let spec = crate::core::design::default_spec();
+        let w = PreviewWorker::start(crate::jobs::no_repaint()).expect("starts");
+        w.request(req(2, 1, spec.clone()));
+        let want = crate::core::apply_clip(&spec, &clip(), &crate::core::assets::NoAssets)
+            .expect("applies");
+        let report = crate::core::metrics::stealth(clip().frames(), want.clip.frames(), None);
+        let (mut ssim, mut clip_fig) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while (ssim.is_none() || clip_fig.is_none()) && Instant::now() < deadline {
+            match w.try_recv() {
+                Some(PreviewEvent::Frame { result, .. }) => {
+                    let f = result.expect("previews");
+                    assert!(f.ssim_pending && f.ssim.is_none(), "pixels come first");
+                }
+                Some(PreviewEvent::Ssim { key, ssim: s }) => {
+                    assert_eq!(key.frame, 2);
+                    ssim = Some(s);
+                }
+                Some(PreviewEvent::Clip { stealth, .. }) => clip_fig = Some(stealth),
+                None => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        let frame_ssim = crate::core::metrics::ssim(&clip().frames()[2], &want.clip.frames()[2]);
+        assert_eq!(ssim, Some(frame_ssim));
+        let c = clip_fig.expect("clip figures");
+        assert_eq!(c.psnr_db_mean, report.psnr_db_mean);
+        assert_eq!(c.ssim_mean, report.ssim_mean);
+        assert_eq!(c.linf, report.linf);
+        assert_eq!(c.temporal_flicker, report.temporal_flicker);
     }
 
     #[test]

@@ -119,6 +119,37 @@ pub fn begin_session(dir: &Path) -> Option<PathBuf> {
     offer
 }
 
+/// What start-up finds in the autosave folder.
+pub struct SessionStart {
+    /// The autosave of a session that crashed.
+    pub restore_offer: Option<PathBuf>,
+    /// Recent projects, newest first.
+    pub recent: Vec<PathBuf>,
+}
+
+/// [`begin_session`] and [`read_recent`] on a worker.
+pub fn start_session(dir: PathBuf, repaint: Repaint) -> std::io::Result<Job<SessionStart>> {
+    start("session-start", 1, repaint, move |tx| {
+        let restore_offer = begin_session(&dir);
+        tx.send(SessionStart {
+            restore_offer,
+            recent: read_recent(&dir),
+        });
+    })
+}
+
+/// The recent projects, newest first (one path per line; a missing file is an empty list).
+pub fn read_recent(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string(dir.join("recent.txt"))
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// At a clean exit: the session is over (its autosave stays for reference, but is not offered).
 pub fn end_session(dir: &Path) {
     let _ = std::fs::remove_file(marker_path(dir)); // absent already: nothing to do

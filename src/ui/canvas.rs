@@ -260,7 +260,12 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                 },
                 p.psnr_db
                     .map_or("∞ (unchanged)".into(), |v| format!("{v:.2} dB")),
-                p.ssim.map_or("1".into(), |v| format!("{v:.4}")),
+                match (p.ssim, p.ssim_pending) {
+                    (Some(v), _) => format!("{v:.4}"),
+                    (None, true) => "…".into(),
+                    (None, false) if p.linf == 0 => "1".into(),
+                    (None, false) => "— (frame under 11 px)".into(),
+                },
                 p.linf,
                 clip_line(state, clip_id),
                 if stale { " · updating…" } else { "" },

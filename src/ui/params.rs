@@ -355,10 +355,15 @@ fn value_ui(ui: &mut egui::Ui, kind: &str, key: &str, path: &str, value: &Value,
             }
         }
         (_, Value::Array(items)) => {
+            // Fixed-length lists in core (per-channel values): no add/remove, channel names.
+            let per_channel = matches!((kind, key), ("color_cast", "gains")) && items.len() == 3;
             ui.vertical(|ui| {
                 for (i, item) in items.iter().enumerate() {
                     ui.horizontal(|ui| {
                         let p = format!("{path}[{i}]");
+                        if per_channel {
+                            ui.label(["R", "G", "B"][i]);
+                        }
                         match item {
                             Value::Array(inner) => {
                                 for (j, v) in inner.iter().enumerate() {
@@ -372,7 +377,9 @@ fn value_ui(ui: &mut egui::Ui, kind: &str, key: &str, path: &str, value: &Value,
                                 ui.label(other.to_string());
                             }
                         }
-                        if items.len() > 1 && ui.small_button("−").on_hover_text("remove").clicked()
+                        if !per_channel
+                            && items.len() > 1
+                            && ui.small_button("−").on_hover_text("remove").clicked()
                         {
                             let mut next = items.clone();
                             next.remove(i);
@@ -381,6 +388,7 @@ fn value_ui(ui: &mut egui::Ui, kind: &str, key: &str, path: &str, value: &Value,
                     });
                 }
                 if let Some(last) = items.last()
+                    && !per_channel
                     && ui
                         .small_button("+")
                         .on_hover_text("add one like the last")

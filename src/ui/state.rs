@@ -129,19 +129,13 @@ pub enum UiCommand {
     SeekFrame(usize),
     SetLooping(bool),
     SetVolume(f32),
+    /// Playback speed (one of `app::prefs::SPEEDS`).
+    SetSpeed(f32),
     SetMonitor(crate::jobs::player::Monitor),
     /// Parse `experiments.spec_text` and start the run on a worker thread.
     StartRun,
     /// Ask the running experiment to stop after its current step.
     CancelRun,
-}
-
-/// How the canvas draws frames: through our wgpu pipeline, or (no wgpu, e.g. in UI tests) an
-/// egui texture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CanvasBackend {
-    Wgpu,
-    EguiTexture,
 }
 
 #[derive(Default)]
@@ -160,6 +154,8 @@ pub struct Playback {
     pub position_secs: f64,
     pub looping: bool,
     pub volume: f32,
+    /// Playback speed; the sound plays only at 1× (no time-stretch).
+    pub speed: f32,
     /// A/B of the audio trigger: clean, triggered, or the trigger alone.
     pub monitor: crate::jobs::player::Monitor,
 }
@@ -186,6 +182,19 @@ impl PreviewView {
             .filter(|(k, _)| *k == key)
             .map(|(_, p)| p.as_ref())
     }
+}
+
+/// The timeline's thumbnails (made on a worker per revision) and their textures.
+#[derive(Default)]
+pub struct ThumbStrip {
+    /// How many fit the timeline's width (the timeline sets it; the app asks for that many).
+    pub wanted: usize,
+    /// The latest strip that arrived (kept on screen until a newer one replaces it).
+    pub shown: Option<(
+        crate::jobs::thumbs::ThumbKey,
+        Vec<crate::jobs::thumbs::Thumb>,
+    )>,
+    pub(crate) textures: Option<(crate::jobs::thumbs::ThumbKey, Vec<egui::TextureHandle>)>,
 }
 
 /// What an export writes.
@@ -225,6 +234,7 @@ pub struct StudioState {
     /// The design document: what the user made. Panels read it and send [`UiCommand::Design`].
     pub doc: Document,
     pub preview: PreviewView,
+    pub thumbs: ThumbStrip,
     /// The last edit core refused (shown under its field until the next accepted edit).
     pub edit_error: Option<SpecError>,
     pub project: ProjectInfo,
@@ -234,19 +244,28 @@ pub struct StudioState {
     pub playback: Playback,
     pub status: StatusInfo,
     pub commands: Vec<UiCommand>,
-    pub canvas_backend: CanvasBackend,
     pub experiments: super::ExperimentsState,
     /// Where the canvas drew the frame this frame, in points (`None`: no frame drawn).
     pub canvas_rect: Option<egui::Rect>,
+    /// Where the timeline drew its frame strip and thumbnail row (tests read the pixels there).
+    pub strip_rect: Option<egui::Rect>,
+    pub thumbs_rect: Option<egui::Rect>,
     next_id: u32,
 }
 
+impl Default for StudioState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl StudioState {
-    pub fn new(canvas_backend: CanvasBackend) -> Self {
+    pub fn new() -> Self {
         StudioState {
             tab: Tab::Studio,
             doc: Document::default(),
             preview: PreviewView::default(),
+            thumbs: ThumbStrip::default(),
             edit_error: None,
             project: ProjectInfo::default(),
             export: ExportView::default(),
@@ -257,13 +276,15 @@ impl StudioState {
                 position_secs: 0.0,
                 looping: true,
                 volume: 1.0,
+                speed: 1.0,
                 monitor: crate::jobs::player::Monitor::Triggered,
             },
             status: StatusInfo::default(),
             commands: Vec::new(),
-            canvas_backend,
             experiments: super::ExperimentsState::new(crate::jobs::experiment::examples()),
             canvas_rect: None,
+            strip_rect: None,
+            thumbs_rect: None,
             next_id: 0,
         }
     }
@@ -371,7 +392,7 @@ mod tests {
 
     #[test]
     fn playhead_maps_to_frames() {
-        let mut s = StudioState::new(CanvasBackend::EguiTexture);
+        let mut s = StudioState::new();
         let i = s.add_clip("x".into(), ClipSource::Demo);
         s.select(i);
         let f = Frame::new(2, 2, vec![0u8; 12]).expect("sized");

@@ -117,6 +117,129 @@ fn variation_value(v: &Variation, seed: u64, index: usize, ordinal: usize, count
     x.clamp(0.0, 1.0) as f32
 }
 
+/// Playback speeds the transport offers.
+pub const SPEEDS: [f32; 6] = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0];
+
+/// Thumbnail height in points (and pixels: the worker shrinks frames to it).
+pub const THUMB_HEIGHT: f32 = 40.0;
+
+/// A row of thumbnails of the poisoned clip, each over the frames it stands for, triggered ones
+/// outlined in the strip's colour. In-memory clips only (a streamed file has one frame at hand).
+fn thumb_row(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
+    let in_memory = state.selected_entry().is_some_and(|e| e.clip.is_some());
+    let width = ui.available_width();
+    // Roughly one thumbnail per 16:9 slot of the row's height.
+    state.thumbs.wanted = if in_memory {
+        ((width / (THUMB_HEIGHT * 1.5)) as usize)
+            .clamp(1, 48)
+            .min(frames)
+    } else {
+        0
+    };
+    if !in_memory {
+        return;
+    }
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(width, THUMB_HEIGHT), egui::Sense::click());
+    state.thumbs_rect = Some(rect);
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let selected_id = state.selected_entry().map(|e| e.id);
+    let Some((key, thumbs)) = state
+        .thumbs
+        .shown
+        .as_ref()
+        .filter(|(k, _)| Some(k.clip) == selected_id)
+    else {
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "making thumbnails…",
+            egui::FontId::proportional(11.0),
+            ui.visuals().weak_text_color(),
+        );
+        return;
+    };
+    let key = *key;
+    if state
+        .thumbs
+        .textures
+        .as_ref()
+        .is_none_or(|(k, _)| *k != key)
+    {
+        let tex = thumbs
+            .iter()
+            .map(|t| {
+                let img = egui::ColorImage::from_rgb(
+                    [t.frame.width() as usize, t.frame.height() as usize],
+                    t.frame.rgb(),
+                );
+                ui.ctx().load_texture(
+                    format!("thumb-{}", t.index),
+                    img,
+                    egui::TextureOptions::LINEAR,
+                )
+            })
+            .collect();
+        state.thumbs.textures = Some((key, tex));
+    }
+    let Some((_, tex)) = &state.thumbs.textures else {
+        return;
+    };
+    let slot = rect.width() / thumbs.len().max(1) as f32;
+    let mark = egui::Color32::from_rgb(230, 120, 40);
+    for (k, (t, tx)) in thumbs.iter().zip(tex).enumerate() {
+        let cell = egui::Rect::from_min_size(
+            egui::pos2(rect.min.x + k as f32 * slot, rect.min.y),
+            egui::vec2(slot, rect.height()),
+        )
+        .shrink(1.0);
+        // Keep the frame's aspect inside its slot.
+        let aspect = t.frame.width() as f32 / t.frame.height().max(1) as f32;
+        let size = egui::vec2(
+            cell.width().min(cell.height() * aspect),
+            cell.height().min(cell.width() / aspect),
+        );
+        let r = egui::Rect::from_center_size(cell.center(), size);
+        painter.image(
+            tx.id(),
+            r,
+            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+            egui::Color32::WHITE,
+        );
+        if t.triggered {
+            painter.rect_stroke(
+                r,
+                0.0,
+                egui::Stroke::new(2.0, mark),
+                egui::StrokeKind::Inside,
+            );
+        }
+    }
+    if key.revision != state.doc.revision() {
+        painter.text(
+            rect.right_top() + egui::vec2(-4.0, 2.0),
+            egui::Align2::RIGHT_TOP,
+            "updating…",
+            egui::FontId::proportional(10.0),
+            ui.visuals().weak_text_color(),
+        );
+    }
+    if response.clicked()
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        let k = (((p.x - rect.min.x) / slot).floor().max(0.0) as usize).min(thumbs.len() - 1);
+        if let Some(t) = thumbs.get(k) {
+            state
+                .commands
+                .push(UiCommand::SeekFrame(t.index.min(frames - 1)));
+        }
+    }
+    response.on_hover_text(
+        "the clip with the trigger applied; outlined: triggered frames; click to go there",
+    );
+}
+
 /// The frame strip: one cell per frame, triggered frames filled, the playhead outlined; click
 /// or drag to move the playhead.
 fn frame_strip(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
@@ -138,6 +261,7 @@ fn frame_strip(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
         egui::vec2(ui.available_width(), 22.0),
         egui::Sense::click_and_drag(),
     );
+    state.strip_rect = Some(rect);
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
     let cell = rect.width() / frames.max(1) as f32;
@@ -215,6 +339,8 @@ fn frame_strip(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
 }
 
 pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    state.strip_rect = None;
+    state.thumbs_rect = None;
     let (duration, fps) = state
         .selected_entry()
         .map_or((0.0, None), |e| (e.duration_secs(), e.fps()));
@@ -244,6 +370,19 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         if ui.checkbox(&mut looping, "Loop").changed() {
             state.commands.push(UiCommand::SetLooping(looping));
         }
+        let speed = state.playback.speed;
+        egui::ComboBox::from_id_salt("speed")
+            .selected_text(format!("{speed}x"))
+            .width(56.0)
+            .show_ui(ui, |ui| {
+                for s in SPEEDS {
+                    if ui.selectable_label(s == speed, format!("{s}x")).clicked() && s != speed {
+                        state.commands.push(UiCommand::SetSpeed(s));
+                    }
+                }
+            })
+            .response
+            .on_hover_text("playback speed (the sound plays at 1x only)");
         let mut volume = state.playback.volume;
         if user_changed(
             &ui.add(
@@ -283,6 +422,7 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     let frames = clip_frames(state);
     keys(state, ui, frames);
     if let Some(n) = frames.filter(|n| *n > 0) {
+        thumb_row(state, ui, n);
         frame_strip(state, ui, n);
     }
     let Some(entry) = state.selected_entry() else {
