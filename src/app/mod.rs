@@ -3,6 +3,8 @@
 //! carries out what they asked for. Nothing here blocks: decoding, dialogs, device probes, audio
 //! and screenshot saving run on named worker threads.
 
+mod audio_view;
+
 use crate::core::Rational;
 use crate::core::attack::AttackSpec;
 use crate::core::design::{ClipRef, Design, DesignCommand, ViewMode};
@@ -151,6 +153,8 @@ pub struct TriggerLabApp {
     export: Option<(Job<ExportEvent>, jobs::CancelFlag)>,
     /// The (clip, revision) whose trigger audio the player has.
     audio_mixed: Option<(u32, u64)>,
+    /// The timeline's audio view: file audio decoding and the pictures' jobs.
+    audio_ctl: audio_view::AudioViewCtl,
     repaint: Repaint,
     /// At most ~4 repaints a second: training sends an event per step, and drawing each one
     /// would take CPU from the run (software rendering especially).
@@ -245,6 +249,7 @@ impl TriggerLabApp {
             player_start: None,
             audio_mix: None,
             audio_mixed: None,
+            audio_ctl: Default::default(),
             export: None,
             player: None,
             stream: None,
@@ -358,6 +363,7 @@ impl TriggerLabApp {
             || preview_pending
             || self.pending_frame.is_some()
             || !self.project_jobs.is_empty()
+            || self.audio_ctl.busy()
     }
 
     fn open_video(&mut self, path: PathBuf) {
@@ -1150,7 +1156,11 @@ impl TriggerLabApp {
             return;
         };
         let spec = self.state.doc.design().spec.clone();
-        let clean = entry.clip.as_ref().and_then(|c| c.audio().cloned());
+        // A file's sound comes from its (bounded) decode for the audio view.
+        let clean = match entry.clip.as_ref() {
+            Some(c) => c.audio().cloned().map(Arc::new),
+            None => self.file_audio(pid),
+        };
         let assets = crate::media::assets::FileAssets::new(&self.assets_dir);
         let job = jobs::start("audio-mix", 1, self.repaint.clone(), move |tx| {
             let r = match (&spec.audio, clean) {
@@ -1529,6 +1539,7 @@ impl eframe::App for TriggerLabApp {
         // asked; hold the picture still until then, so the shot shows the frame recorded for it.
         if !matches!(self.screenshot, ScreenshotState::Saving(..)) {
             self.sync_playback();
+            self.sync_audio_view();
         }
         self.request_preview();
         crate::ui::studio_ui(&mut self.state, ui);
@@ -1613,7 +1624,7 @@ fn save_screenshot(
 
 /// The window icon, decoded from the PNG in `assets/` (compiled in).
 fn app_icon() -> Option<egui::IconData> {
-    let img = image::load_from_memory(include_bytes!("../assets/icon.png")).ok()?;
+    let img = image::load_from_memory(include_bytes!("../../assets/icon.png")).ok()?;
     let rgba = img.to_rgba8();
     Some(egui::IconData {
         width: rgba.width(),

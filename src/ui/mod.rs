@@ -2,6 +2,7 @@
 //! [`StudioState`] and ask for work by pushing [`UiCommand`]s, which `app` carries out through
 //! `jobs`. No file, FFmpeg or candle calls here.
 
+pub mod audio_view;
 pub mod canvas;
 pub mod experiment_state;
 pub mod experiments;

@@ -236,6 +236,8 @@ pub struct StudioState {
     pub commands: Vec<UiCommand>,
     pub canvas_backend: CanvasBackend,
     pub experiments: super::ExperimentsState,
+    /// The timeline's audio view: its choices and the latest pictures.
+    pub audio_view: super::audio_view::AudioViewState,
     /// Where the canvas drew the frame this frame, in points (`None`: no frame drawn).
     pub canvas_rect: Option<egui::Rect>,
     next_id: u32,
@@ -263,6 +265,7 @@ impl StudioState {
             commands: Vec::new(),
             canvas_backend,
             experiments: super::ExperimentsState::new(crate::jobs::experiment::examples()),
+            audio_view: Default::default(),
             canvas_rect: None,
             next_id: 0,
         }
