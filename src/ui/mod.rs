@@ -45,6 +45,8 @@ pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             egui::Panel::bottom("timeline")
                 .resizable(true)
                 .min_size(160.0)
+                // Room for the audio view's spectrogram under the transport and frame strip.
+                .default_size(260.0)
                 .show(ui, |ui| timeline::timeline_ui(state, ui));
             egui::Panel::left("library")
                 .default_size(230.0)
