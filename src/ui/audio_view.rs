@@ -127,9 +127,11 @@ impl AudioViewState {
     }
 }
 
-/// A translucent band over the trigger's time.
-const BAND: egui::Color32 = egui::Color32::from_rgba_premultiplied(40, 150, 170, 70);
+/// A translucent band over the trigger's time: a light tint, so the picture under it shows.
+const BAND: egui::Color32 = egui::Color32::from_rgba_premultiplied(10, 26, 30, 32);
 const BAND_EDGE: egui::Color32 = egui::Color32::from_rgb(90, 220, 240);
+/// The waveform or spectrogram is at least this tall (the panel grows to fit it).
+const MIN_HEIGHT: f32 = 110.0;
 
 pub fn audio_view_ui(state: &mut StudioState, ui: &mut egui::Ui, duration: f64) {
     let Some(entry) = state.selected_entry() else {
@@ -255,7 +257,7 @@ fn waveform(
     let lows: Vec<f64> = envelope.iter().map(|(lo, _)| f64::from(*lo)).collect();
     let highs: Vec<f64> = envelope.iter().map(|(_, hi)| f64::from(*hi)).collect();
     Plot::new("waveform")
-        .height(ui.available_height().max(40.0))
+        .height(ui.available_height().max(MIN_HEIGHT))
         .include_y(-1.0)
         .include_y(1.0)
         .include_x(0.0)
@@ -313,7 +315,7 @@ fn spectrogram(
     playhead: f64,
     region: Option<(f64, f64)>,
 ) {
-    let size = egui::vec2(ui.available_width(), ui.available_height().max(60.0));
+    let size = egui::vec2(ui.available_width(), ui.available_height().max(MIN_HEIGHT));
     let (outer, response) = ui.allocate_exact_size(size, egui::Sense::hover());
     response
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "spectrogram picture"));
@@ -380,7 +382,7 @@ fn spectrogram(
         painter.rect_stroke(
             band,
             0.0,
-            egui::Stroke::new(1.0, BAND_EDGE),
+            egui::Stroke::new(1.5, BAND_EDGE),
             egui::StrokeKind::Inside,
         );
     }
