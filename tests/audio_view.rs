@@ -4,6 +4,8 @@
 //! in the view while the last valid picture stays. (kittest here renders no pixels, so the test
 //! reads the RGBA picture the view uploads, by the key of what it drew.)
 
+mod common;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::path::PathBuf;
@@ -202,4 +204,67 @@ fn the_spectrogram_shows_the_tone_in_its_band_and_a_refusal_keeps_the_last_pictu
     );
     let (inside, outside) = row_brightness(&h, TONE_HZ as f32);
     assert!(inside > outside + 80.0, "still the 5 kHz tone's picture");
+}
+
+/// A streamed file (2 s, 440 Hz stereo AAC at 44.1 kHz): its audio is decoded once, bounded.
+#[test]
+fn a_files_audio_is_decoded_once_bounded_and_shows_the_trigger() {
+    use triggerlab::jobs::audio_view::decode_file_audio_now;
+    let path = common::mp4_h264_aac();
+    let part = decode_file_audio_now(&path, 1.0, &|| false)
+        .expect("decodes")
+        .expect("has audio");
+    assert_eq!(part.truncated_at, Some(1.0), "stopped at the bound");
+    assert_eq!(
+        (part.audio.sample_rate_hz(), part.audio.channels()),
+        (44_100, 2)
+    );
+    assert_eq!(part.audio.len_frames(), 44_100);
+    let whole = decode_file_audio_now(&path, 600.0, &|| false)
+        .expect("decodes")
+        .expect("has audio");
+    assert_eq!(whole.truncated_at, None);
+    assert!((whole.audio.duration().to_f64() - 2.0).abs() < 0.1);
+
+    // In the studio: the file's view gets the spectrogram and the trigger's band, and playback
+    // mixes the trigger in.
+    let opts = StudioOptions {
+        library: Some(library()),
+        autosave_dir: Some(
+            std::env::temp_dir().join(format!("tl-audioview-file-{}", std::process::id())),
+        ),
+        attack: Some((spec(tone(AudioTrigger::Tone, TONE_HZ)), PathBuf::from("."))),
+        open: Some(path),
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| TriggerLabApp::new(cc, opts, Default::default()));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        h.step();
+        let s = h.state().state();
+        let ready = s.selected_entry().is_some_and(|e| {
+            matches!(e.source, triggerlab::ui::ClipSource::File(_))
+                && s.audio_view.clean_of(e.id).is_some()
+                && s.audio_view
+                    .triggered
+                    .as_ref()
+                    .is_some_and(|t| t.0 == e.id && t.1 == s.doc.revision())
+        });
+        if ready && h.state().playback_has_audio_trigger() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the file's audio view never came"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+    let (inside, outside) = row_brightness(&h, TONE_HZ as f32);
+    assert!(inside > outside + 80.0, "file: {inside} vs {outside}");
+    let s = h.state().state();
+    assert_eq!(s.audio_view.sample_rate_hz, 44_100);
+    assert_eq!(s.audio_view.truncated_at, None);
 }

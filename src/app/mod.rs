@@ -153,6 +153,8 @@ pub struct TriggerLabApp {
     export: Option<(Job<ExportEvent>, jobs::CancelFlag)>,
     /// The (clip, revision) whose trigger audio the player has.
     audio_mixed: Option<(u32, u64)>,
+    /// Whether the player was last given an audio trigger (not `None`).
+    trigger_in_player: bool,
     /// The timeline's audio view: file audio decoding and the pictures' jobs.
     audio_ctl: audio_view::AudioViewCtl,
     repaint: Repaint,
@@ -249,6 +251,7 @@ impl TriggerLabApp {
             player_start: None,
             audio_mix: None,
             audio_mixed: None,
+            trigger_in_player: false,
             audio_ctl: Default::default(),
             export: None,
             player: None,
@@ -320,6 +323,18 @@ impl TriggerLabApp {
     /// How many seeks the transport has carried out.
     pub fn seeks(&self) -> u64 {
         self.seeks
+    }
+
+    /// True once playback mixes the design's audio trigger into the selected clip's sound.
+    pub fn playback_has_audio_trigger(&self) -> bool {
+        let key = self
+            .state
+            .selected_entry()
+            .map(|e| (e.id, self.state.doc.revision()));
+        self.trigger_in_player
+            && key.is_some()
+            && self.audio_mixed == key
+            && self.player.as_ref().is_some_and(|(_, p)| p.trigger_ready())
     }
 
     pub fn state_mut(&mut self) -> &mut StudioState {
@@ -1136,6 +1151,7 @@ impl TriggerLabApp {
             self.audio_mix = None;
             match r {
                 Ok(t) if k.0 == pid => {
+                    self.trigger_in_player = t.is_some();
                     if let Some((_, p)) = &self.player {
                         p.set_trigger(t);
                     }
