@@ -24,6 +24,7 @@ pub mod presets;
 pub mod report;
 pub mod rng;
 pub mod spec_error;
+pub mod spectrogram;
 pub mod synth;
 pub mod time;
 pub mod trigger;

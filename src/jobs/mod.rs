@@ -4,6 +4,7 @@
 //! Belongs here: starting and cancelling jobs (decode a file, probe devices, later: poison,
 //! train, export) and the event types they send. Depends on `core`, `media`, `train`, `gpu`.
 
+pub mod audio_view;
 pub mod experiment;
 pub mod export;
 pub mod load;

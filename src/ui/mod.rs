@@ -2,6 +2,7 @@
 //! [`StudioState`] and ask for work by pushing [`UiCommand`]s, which `app` carries out through
 //! `jobs`. No file, FFmpeg or candle calls here.
 
+pub mod audio_view;
 pub mod canvas;
 pub mod experiment_state;
 pub mod experiments;
@@ -44,6 +45,8 @@ pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             egui::Panel::bottom("timeline")
                 .resizable(true)
                 .min_size(160.0)
+                // Room for the audio view's spectrogram under the transport and frame strip.
+                .default_size(260.0)
                 .show(ui, |ui| timeline::timeline_ui(state, ui));
             egui::Panel::left("library")
                 .default_size(230.0)

@@ -245,6 +245,8 @@ pub struct StudioState {
     pub status: StatusInfo,
     pub commands: Vec<UiCommand>,
     pub experiments: super::ExperimentsState,
+    /// The timeline's audio view: its choices and the latest pictures.
+    pub audio_view: super::audio_view::AudioViewState,
     /// Where the canvas drew the frame this frame, in points (`None`: no frame drawn).
     pub canvas_rect: Option<egui::Rect>,
     /// Where the timeline drew its frame strip and thumbnail row (tests read the pixels there).
@@ -282,6 +284,7 @@ impl StudioState {
             status: StatusInfo::default(),
             commands: Vec::new(),
             experiments: super::ExperimentsState::new(crate::jobs::experiment::examples()),
+            audio_view: Default::default(),
             canvas_rect: None,
             strip_rect: None,
             thumbs_rect: None,

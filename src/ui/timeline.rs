@@ -1,11 +1,10 @@
 //! Timeline: transport (play/pause, step, loop, volume), a scrubber in seconds, the frame strip
 //! with the triggered frames marked (and, for a dynamic trigger, what changes per frame), and
-//! the audio waveform with a playhead. Keys: Space, ←/→ (a frame), Shift+←/→ (a second),
+//! the audio view (waveform or spectrogram, see `audio_view`). Keys: Space, ←/→ (a frame), Shift+←/→ (a second),
 //! Home/End.
 
 use super::{StudioState, UiCommand};
 use crate::core::placement::{Mode, Variation};
-use egui_plot::{FilledArea, Plot, VLine};
 
 /// Frames of the selected clip (in memory, or as the probe counted them for a file).
 pub fn clip_frames(state: &StudioState) -> Option<usize> {
@@ -425,44 +424,7 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         thumb_row(state, ui, n);
         frame_strip(state, ui, n);
     }
-    let Some(entry) = state.selected_entry() else {
-        return;
-    };
-    let envelope = entry.envelope.as_slice();
-    if envelope.is_empty() {
-        let file_has_audio = entry.info.as_ref().is_some_and(|i| i.audio.is_some());
-        let note = if file_has_audio {
-            "the file's audio plays as it streams (no overview for streamed files yet)"
-        } else {
-            "no audio in this clip"
-        };
-        ui.label(egui::RichText::new(note).weak());
-        return;
-    }
-    // Envelope buckets span the clip evenly: fill between min and max on a seconds axis.
-    let n = envelope.len() as f64;
-    let xs: Vec<f64> = (0..envelope.len())
-        .map(|i| i as f64 / n * duration)
-        .collect();
-    let lows: Vec<f64> = envelope.iter().map(|(lo, _)| f64::from(*lo)).collect();
-    let highs: Vec<f64> = envelope.iter().map(|(_, hi)| f64::from(*hi)).collect();
-    let playhead = state.playback.position_secs;
-    Plot::new("waveform")
-        .height(ui.available_height().max(40.0))
-        .include_y(-1.0)
-        .include_y(1.0)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .allow_scroll(false)
-        .show_y(false)
-        .x_axis_label("seconds")
-        .show(ui, |plot| {
-            plot.add(
-                FilledArea::new("audio", &xs, &lows, &highs)
-                    .fill_color(egui::Color32::from_rgb(70, 140, 210)),
-            );
-            plot.vline(VLine::new("playhead", playhead));
-        });
+    super::audio_view::audio_view_ui(state, ui, duration);
 }
 
 /// A slider the user moved. egui rounds a slider's value to its decimals every frame and then

@@ -3,6 +3,7 @@
 //! carries out what they asked for. Nothing here blocks: decoding, dialogs, device probes, audio
 //! and screenshot saving run on named worker threads.
 
+mod audio_view;
 pub mod prefs;
 mod thumbs_ctl;
 
@@ -164,6 +165,10 @@ pub struct TriggerLabApp {
     export: Option<(Job<ExportEvent>, jobs::CancelFlag)>,
     /// The (clip, revision) whose trigger audio the player has.
     audio_mixed: Option<(u32, u64)>,
+    /// Whether the player was last given an audio trigger (not `None`).
+    trigger_in_player: bool,
+    /// The timeline's audio view: file audio decoding and the pictures' jobs.
+    audio_ctl: audio_view::AudioViewCtl,
     repaint: Repaint,
     /// At most ~4 repaints a second: training sends an event per step, and drawing each one
     /// would take CPU from the run (software rendering especially).
@@ -255,6 +260,8 @@ impl TriggerLabApp {
             thumbs: Default::default(),
             varispeed: None,
             audio_mixed: None,
+            trigger_in_player: false,
+            audio_ctl: Default::default(),
             export: None,
             player: None,
             stream: None,
@@ -361,6 +368,18 @@ impl TriggerLabApp {
         self.seeks
     }
 
+    /// True once playback mixes the design's audio trigger into the selected clip's sound.
+    pub fn playback_has_audio_trigger(&self) -> bool {
+        let key = self
+            .state
+            .selected_entry()
+            .map(|e| (e.id, self.state.doc.revision()));
+        self.trigger_in_player
+            && key.is_some()
+            && self.audio_mixed == key
+            && self.player.as_ref().is_some_and(|(_, p)| p.trigger_ready())
+    }
+
     pub fn state_mut(&mut self) -> &mut StudioState {
         &mut self.state
     }
@@ -423,6 +442,7 @@ impl TriggerLabApp {
             || preview_pending
             || self.pending_frame.is_some()
             || !self.project_jobs.is_empty()
+            || self.audio_ctl.busy()
     }
 
     fn open_video(&mut self, path: PathBuf) {
@@ -1304,6 +1324,7 @@ impl TriggerLabApp {
             self.audio_mix = None;
             match r {
                 Ok(t) if k.0 == pid => {
+                    self.trigger_in_player = t.is_some();
                     if let Some((_, p)) = &self.player {
                         p.set_trigger(t);
                     }
@@ -1324,7 +1345,11 @@ impl TriggerLabApp {
             return;
         };
         let spec = self.state.doc.design().spec.clone();
-        let clean = entry.clip.as_ref().and_then(|c| c.audio().cloned());
+        // A file's sound comes from its (bounded) decode for the audio view.
+        let clean = match entry.clip.as_ref() {
+            Some(c) => c.audio().cloned().map(Arc::new),
+            None => self.file_audio(pid),
+        };
         let assets = crate::media::assets::FileAssets::new(&self.assets_dir);
         let job = jobs::start("audio-mix", 1, self.repaint.clone(), move |tx| {
             let r = match (&spec.audio, clean) {
@@ -1694,6 +1719,7 @@ impl eframe::App for TriggerLabApp {
         // asked; hold the picture still until then, so the shot shows the frame recorded for it.
         if !matches!(self.screenshot, ScreenshotState::Saving(..)) {
             self.sync_playback();
+            self.sync_audio_view();
         }
         self.request_preview();
         crate::ui::studio_ui(&mut self.state, ui);
@@ -1770,7 +1796,7 @@ fn save_screenshot(
 
 /// The window icon, decoded from the PNG in `assets/` (compiled in).
 fn app_icon() -> Option<egui::IconData> {
-    let img = image::load_from_memory(include_bytes!("../assets/icon.png")).ok()?;
+    let img = image::load_from_memory(include_bytes!("../../assets/icon.png")).ok()?;
     let rgba = img.to_rgba8();
     Some(egui::IconData {
         width: rgba.width(),
