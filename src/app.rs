@@ -32,6 +32,9 @@ use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod library_ctl;
+use crate::jobs::library::RecentKind;
+
 /// How long one UI frame may spend draining worker events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
 /// Waveform buckets for the timeline.
@@ -75,6 +78,8 @@ pub struct StudioOptions {
     pub project: Option<(PathBuf, Design)>,
     /// Where autosaves go; default [`project::autosave_dir`] (tests use a temp folder).
     pub autosave_dir: Option<PathBuf>,
+    /// Open this dataset folder in the library at startup.
+    pub dataset: Option<PathBuf>,
 }
 
 type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
@@ -84,6 +89,7 @@ type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
 enum DialogPurpose {
     Export(ExportKind),
     Video,
+    Dataset,
     OpenProject,
     SaveProjectAs,
     LoadSpec,
@@ -137,6 +143,8 @@ pub struct TriggerLabApp {
     /// A clip a project selected that has not arrived yet (SynthMotion loads in the background).
     pending_select: Option<String>,
     ctx: egui::Context,
+    /// Dataset folders, thumbnails and the recent files list.
+    library: library_ctl::LibraryCtl,
     title: String,
     player: Option<(u32, Player)>,
     stream: Option<ActiveStream>,
@@ -231,7 +239,7 @@ impl TriggerLabApp {
             writes: Vec::new(),
             assets_dir: PathBuf::from("."),
             autosave: Autosave {
-                dir: autosave_dir,
+                dir: autosave_dir.clone(),
                 written: None,
                 last: Instant::now(),
                 in_flight: false,
@@ -239,6 +247,7 @@ impl TriggerLabApp {
             pending_seek: None,
             pending_frame: None,
             pending_select: None,
+            library: library_ctl::LibraryCtl::new(autosave_dir.clone(), repaint.clone()),
             ctx: app_ctx,
             title: String::new(),
             compute_probe: None,
@@ -298,7 +307,12 @@ impl TriggerLabApp {
             Err(e) => app.state.error(format!("could not start SynthMotion: {e}")),
         }
         if let Some(path) = app.opts.open.clone() {
-            app.open_video(path);
+            app.open_video(path.clone());
+            app.library
+                .remember(&mut app.state, path, RecentKind::Video);
+        }
+        if let Some(dir) = app.opts.dataset.clone() {
+            app.library.open(&mut app.state, dir);
         }
         if let Some((_, text)) = app.opts.experiment.clone() {
             app.state.tab = crate::ui::Tab::Experiments;
@@ -358,6 +372,7 @@ impl TriggerLabApp {
             || preview_pending
             || self.pending_frame.is_some()
             || !self.project_jobs.is_empty()
+            || self.library.busy()
     }
 
     fn open_video(&mut self, path: PathBuf) {
@@ -416,6 +431,9 @@ impl TriggerLabApp {
                     )
                     .add_filter("All files", &["*"])
                     .pick_file(),
+                DialogPurpose::Dataset => d
+                    .set_title("Open dataset folder (UCF-101, HMDB-51, lists, class folders)")
+                    .pick_folder(),
                 DialogPurpose::OpenProject => d
                     .set_title("Open project")
                     .add_filter("TriggerLab project", &["json"])
@@ -555,6 +573,7 @@ impl TriggerLabApp {
         let selected = design.selected.clone();
         let cursor = design.cursor;
         let library = design.library.clone();
+        let datasets = design.datasets.clone();
         self.state.doc.replace(design);
         self.state.edit_error = None;
         for c in library {
@@ -566,6 +585,17 @@ impl TriggerLabApp {
                     .any(|e| e.source == ClipSource::File(path.clone()))
             {
                 self.open_video(path);
+            }
+        }
+        for root in datasets {
+            if !self
+                .state
+                .library
+                .datasets
+                .iter()
+                .any(|d| d.data.root == root)
+            {
+                self.library.open(&mut self.state, root);
             }
         }
         self.state.project.path = Some(path.clone());
@@ -742,7 +772,12 @@ impl TriggerLabApp {
             self.dialog = None;
             match (picked, purpose) {
                 (None, _) => self.state.info("no file chosen"),
-                (Some(path), DialogPurpose::Video) => self.open_video(path),
+                (Some(path), DialogPurpose::Video) => {
+                    self.open_video(path.clone());
+                    self.library
+                        .remember(&mut self.state, path, RecentKind::Video);
+                }
+                (Some(path), DialogPurpose::Dataset) => self.library.open(&mut self.state, path),
                 (Some(path), DialogPurpose::OpenProject) => {
                     self.run_command(UiCommand::OpenProject(path))
                 }
@@ -836,6 +871,10 @@ impl TriggerLabApp {
             }
         }
         self.drain_export();
+        // A folder read is recorded in the design, so a saved project reopens it.
+        for root in self.library.drain(&mut self.state, &self.ctx) {
+            self.design(DesignCommand::AddDataset(root));
+        }
         if let Some(w) = &self.preview {
             while let Some(ev) = w.try_recv() {
                 match ev {
@@ -1387,6 +1426,19 @@ impl TriggerLabApp {
                 UiCommand::SeekFrame(i) => self.seek_frame(i),
                 UiCommand::OpenVideoDialog => self.open_dialog(DialogPurpose::Video),
                 UiCommand::OpenVideo(path) => self.open_video(path),
+                UiCommand::OpenDatasetDialog => self.open_dialog(DialogPurpose::Dataset),
+                UiCommand::OpenDataset(dir) => self.library.open(&mut self.state, dir),
+                UiCommand::OpenDropped(paths) => {
+                    for p in paths {
+                        // One stat per dropped path, only when something is dropped.
+                        if p.is_dir() {
+                            self.library.open(&mut self.state, p);
+                        } else {
+                            self.open_video(p.clone());
+                            self.library.remember(&mut self.state, p, RecentKind::Video);
+                        }
+                    }
+                }
                 UiCommand::Play => {
                     self.state.playback.playing = true;
                     if let Some(p) = player {

@@ -77,6 +77,12 @@ fn main() -> ExitCode {
         eprintln!("triggerlab: --open: {}: no such file", p.display());
         return ExitCode::FAILURE;
     }
+    if let Some(d) = &cli.studio.dataset
+        && !d.is_dir()
+    {
+        eprintln!("triggerlab: --dataset: {}: not a folder", d.display());
+        return ExitCode::FAILURE;
+    }
     let opts = StudioOptions {
         exit_after_frames: cli.studio.exit_after_frames,
         screenshots: cli.studio.screenshot,
@@ -89,6 +95,7 @@ fn main() -> ExitCode {
         frame: cli.studio.frame,
         project,
         autosave_dir: None,
+        dataset: cli.studio.dataset,
     };
     match run(opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 
 pub mod experiment;
 pub mod export;
+pub mod library;
 pub mod load;
 pub mod player;
 pub mod preview;

@@ -1,0 +1,201 @@
+//! Datasets in the library: the worker reads a folder and lists the unreadable files with their
+//! reasons; the panel (driven by label) shows the classes with their counts, filters the clip
+//! rows, opens a clicked clip in the studio, and makes thumbnails of the visible rows.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use triggerlab::app::{StudioOptions, TriggerLabApp};
+use triggerlab::core::synth::SynthSpec;
+use triggerlab::jobs::library::{DatasetEvent, first_frame, open_dataset};
+use triggerlab::jobs::no_repaint;
+use triggerlab::media::dataset::write_synth;
+use triggerlab::ui::ClipSource;
+
+const CORRUPT: &str = "MoveUp/v_MoveUp_g01_c02.mp4";
+
+/// 3 classes × 4 clips (the first of each class tests), one of MoveUp's overwritten with junk.
+fn dataset(dir: &Path) -> PathBuf {
+    let spec = SynthSpec {
+        classes: 3,
+        per_class: 4,
+        frames: 6,
+        size: 64,
+        fps: 6,
+        sample_rate_hz: 8000,
+        seed: 5,
+        ..SynthSpec::default()
+    };
+    let root = dir.join("synth");
+    write_synth(&spec, &root).expect("writes the dataset");
+    std::fs::write(root.join(CORRUPT), b"not a video").expect("corrupt one");
+    root
+}
+
+#[test]
+fn the_job_counts_classes_and_lists_the_corrupt_file_with_its_reason() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dataset(dir.path());
+    let job = open_dataset(root.clone(), no_repaint()).expect("starts");
+    let mut progress = Vec::new();
+    let mut view = None;
+    while let Some(ev) = job.recv() {
+        match ev {
+            DatasetEvent::Progress(p) => progress.push(p),
+            DatasetEvent::Loaded(v) => view = Some(v),
+            DatasetEvent::Failed(e) => panic!("failed: {e}"),
+        }
+    }
+    let view = view.expect("loaded");
+    assert_eq!(view.layout, "ucf101");
+    let counts: Vec<(&str, usize, usize)> = view
+        .classes
+        .iter()
+        .map(|c| (c.name.as_str(), c.train, c.test))
+        .collect();
+    assert_eq!(
+        counts,
+        [("MoveLeft", 3, 1), ("MoveRight", 3, 1), ("MoveUp", 2, 1)]
+    );
+    assert_eq!(view.clips.len(), 11);
+    assert!(view.clips.iter().all(|c| !c.path.ends_with(CORRUPT)));
+    assert_eq!(view.skipped.len(), 1, "{:?}", view.skipped);
+    assert!(view.skipped[0].0.ends_with(CORRUPT));
+    assert!(
+        view.skipped[0].1.contains("not a media file"),
+        "{}",
+        view.skipped[0].1
+    );
+    assert_eq!(
+        progress.first().map(String::as_str),
+        Some("read 12 files, probing 0/12")
+    );
+    assert_eq!(
+        progress.last().map(String::as_str),
+        Some("read 12 files, probing 12/12")
+    );
+
+    // A thumbnail is a small first frame; a corrupt file says why it has none.
+    let f = first_frame(&view.clips[0].path).expect("first frame");
+    assert!(f.width() <= 64 && f.height() <= 64 && f.width() > 0);
+    let e = first_frame(&root.join(CORRUPT)).expect_err("corrupt");
+    assert!(e.contains("v_MoveUp_g01_c02.mp4"), "{e}");
+}
+
+#[test]
+fn a_folder_that_is_no_dataset_fails_naming_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let job = open_dataset(dir.path().join("nothing"), no_repaint()).expect("starts");
+    let events: Vec<DatasetEvent> = std::iter::from_fn(|| job.recv()).collect();
+    match events.as_slice() {
+        [DatasetEvent::Failed(e)] => assert!(e.contains("nothing"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn harness(opts: StudioOptions) -> Harness<'static, TriggerLabApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| TriggerLabApp::new(cc, opts, Default::default()))
+}
+
+/// Steps until `done` holds (or fails after a minute).
+fn step_until(
+    h: &mut Harness<'static, TriggerLabApp>,
+    what: &str,
+    done: impl Fn(&TriggerLabApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        h.step();
+        if done(h.state()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+}
+
+/// The dataset clip rows on screen (their labels: `file (class, split)`).
+fn rows(h: &Harness<'static, TriggerLabApp>) -> Vec<String> {
+    h.query_all_by_label_contains(".mp4 (")
+        .filter_map(|n| n.accesskit_node().label())
+        .collect()
+}
+
+#[test]
+fn the_panel_counts_filters_and_opens_a_clicked_clip() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dataset(dir.path());
+    let opts = StudioOptions {
+        library: Some(SynthSpec {
+            per_class: 1,
+            size: 48,
+            ..triggerlab::app::library_spec()
+        }),
+        autosave_dir: Some(dir.path().join("autosave")),
+        dataset: Some(root.clone()),
+        ..Default::default()
+    };
+    let mut h = harness(opts);
+    step_until(&mut h, "the dataset loaded", |a| {
+        !a.busy() && a.state().library.datasets.len() == 1
+    });
+    assert_eq!(
+        h.state().state().doc.design().datasets,
+        std::slice::from_ref(&root),
+        "recorded in the design, so a saved project reopens it"
+    );
+    // Classes with their usable clips (the corrupt MoveUp clip is not counted).
+    h.get_by_label("MoveLeft: 3 train, 1 test");
+    h.get_by_label("MoveUp: 2 train, 1 test");
+    h.get_by_label("11 of 11 clips");
+    let all = rows(&h);
+    assert!(all.len() >= 4, "{all:?}");
+    assert!(all.iter().any(|r| r.contains("MoveLeft")), "{all:?}");
+
+    // Thumbnails for the visible rows arrive from the worker.
+    let visible = all.len();
+    step_until(&mut h, "thumbnails of the visible rows", move |a| {
+        a.state().library.thumbs.len() >= visible
+    });
+
+    // The filter keeps only the matching rows.
+    let filter = h.get_by_label("Filter");
+    filter.focus();
+    h.step();
+    h.get_by_label("Filter").type_text("moveup");
+    h.step();
+    h.step();
+    h.get_by_label("3 of 11 clips");
+    let up = rows(&h);
+    assert_eq!(up.len(), 3, "{up:?}");
+    assert!(up.iter().all(|r| r.contains("MoveUp")), "{up:?}");
+
+    // Clicking a row opens that clip in the studio, once however often it is clicked.
+    let file = "v_MoveUp_g01_c03.mp4";
+    for _ in 0..2 {
+        h.get_by_label(&format!("{file} (MoveUp, train)")).click();
+        step_until(&mut h, "the clicked clip is selected", |a| {
+            a.state()
+                .selected_entry()
+                .is_some_and(|e| e.source == ClipSource::File(root.join("MoveUp").join(file)))
+        });
+    }
+    let files = h
+        .state()
+        .state()
+        .clips
+        .iter()
+        .filter(|e| matches!(e.source, ClipSource::File(_)))
+        .count();
+    assert_eq!(files, 1, "no duplicate entry");
+
+    // The corrupt file is listed with its reason.
+    h.get_by_label("Unreadable (1)").click();
+    h.step();
+    h.step();
+    h.get_by_label_contains("v_MoveUp_g01_c02.mp4: not a media file FFmpeg can read");
+}
