@@ -199,3 +199,65 @@ fn the_panel_counts_filters_and_opens_a_clicked_clip() {
     h.step();
     h.get_by_label_contains("v_MoveUp_g01_c02.mp4: not a media file FFmpeg can read");
 }
+
+#[test]
+fn a_project_reopens_its_dataset_folders_and_the_recent_list_remembers_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dataset(dir.path());
+    let autosave = dir.path().join("autosave");
+    let design = triggerlab::core::design::Design {
+        datasets: vec![root.clone()],
+        ..Default::default()
+    };
+    let opts = |project| StudioOptions {
+        library: Some(SynthSpec {
+            per_class: 1,
+            size: 48,
+            ..triggerlab::app::library_spec()
+        }),
+        autosave_dir: Some(autosave.clone()),
+        project,
+        ..Default::default()
+    };
+    let mut h = harness(opts(Some((dir.path().join("p.tlab.json"), design))));
+    step_until(&mut h, "the project's dataset loaded", |a| {
+        !a.busy()
+            && a.state()
+                .library
+                .datasets
+                .iter()
+                .any(|d| d.data.root == root && d.data.clips.len() == 11)
+    });
+    // The recent list is written on a worker; a new session reads it back.
+    let stored = autosave.join("recent-library.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&stored).is_ok_and(|t| t.contains("synth")) {
+        assert!(
+            Instant::now() < deadline,
+            "the recent list was never stored"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(h);
+    let mut h = harness(opts(None));
+    step_until(&mut h, "the recent list read back", |a| {
+        !a.state().library.recent.is_empty()
+    });
+    let recent = &h.state().state().library.recent;
+    assert_eq!(recent[0].path, root);
+    assert_eq!(
+        recent[0].kind,
+        triggerlab::jobs::library::RecentKind::Dataset
+    );
+    assert!(
+        h.state().state().library.datasets.is_empty(),
+        "recent is offered, not opened"
+    );
+    h.get_by_label("Recent (1)").click();
+    h.step();
+    h.step();
+    h.get_by_label("synth (folder)").click();
+    step_until(&mut h, "the recent folder opened", |a| {
+        !a.busy() && a.state().library.datasets.len() == 1
+    });
+}

@@ -29,9 +29,12 @@ pub fn library_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     });
     ui.separator();
     let mut clicked = None;
+    // Open datasets get the lower part of the panel; without them the clips have most of it.
+    let no_datasets = state.library.datasets.is_empty() && state.library.loading.is_empty();
+    let share = if no_datasets { 0.75 } else { 0.4 };
     egui::ScrollArea::vertical()
         .id_salt("library-clips")
-        .max_height(ui.available_height() * 0.35)
+        .max_height(ui.available_height() * share)
         .show(ui, |ui| {
             let synth: Vec<usize> = (0..state.clips.len())
                 .filter(|&i| matches!(state.clips[i].source, ClipSource::Synth { .. }))

@@ -17,15 +17,6 @@ pub use experiment_state::{ExperimentsState, RunPhase, RunView};
 pub use library_state::{DatasetPanel, LibraryView};
 pub use state::{ClipEntry, ClipSource, LoadState, StudioState, Tab, UiCommand};
 
-/// A muted "coming" note for a part of a panel that is not built yet, so nothing pretends to work.
-pub fn coming_ui(ui: &mut egui::Ui, what: &str) {
-    ui.label(
-        egui::RichText::new(format!("coming: {what}"))
-            .weak()
-            .italics(),
-    );
-}
-
 /// Lays out the whole studio: tabs on top, status bar and timeline at the bottom, library left,
 /// inspector right, canvas in the middle (or the Experiments tab).
 pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
