@@ -118,11 +118,24 @@ fn step_until(
     h.step();
 }
 
+/// Steps until a node with this label is there (a header opening animates over a few frames).
+fn wait_label(h: &mut Harness<'static, TriggerLabApp>, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.query_by_label(label).is_none() {
+        assert!(Instant::now() < deadline, "never shown: {label}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The dataset clip rows on screen (their labels: `file (class, split)`).
 fn rows(h: &Harness<'static, TriggerLabApp>) -> Vec<String> {
-    h.query_all_by_label_contains(".mp4 (")
-        .filter_map(|n| n.accesskit_node().label())
-        .collect()
+    h.query_all_by(|n| {
+        n.label()
+            .is_some_and(|l| l.ends_with(", train)") || l.ends_with(", test)"))
+    })
+    .filter_map(|n| n.accesskit_node().label())
+    .collect()
 }
 
 #[test]
@@ -195,9 +208,17 @@ fn the_panel_counts_filters_and_opens_a_clicked_clip() {
 
     // The corrupt file is listed with its reason.
     h.get_by_label("Unreadable (1)").click();
-    h.step();
-    h.step();
-    h.get_by_label_contains("v_MoveUp_g01_c02.mp4: not a media file FFmpeg can read");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h
+        .query_by_label_contains("v_MoveUp_g01_c02.mp4: not a media file FFmpeg can read")
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the unreadable file is never listed"
+        );
+        h.step();
+    }
 }
 
 #[test]
@@ -240,8 +261,9 @@ fn a_project_reopens_its_dataset_folders_and_the_recent_list_remembers_them() {
     }
     drop(h);
     let mut h = harness(opts(None));
+    // Settled first: clips still arriving would move the rows under the click.
     step_until(&mut h, "the recent list read back", |a| {
-        !a.state().library.recent.is_empty()
+        !a.busy() && !a.state().library.recent.is_empty()
     });
     let recent = &h.state().state().library.recent;
     assert_eq!(recent[0].path, root);
@@ -254,10 +276,92 @@ fn a_project_reopens_its_dataset_folders_and_the_recent_list_remembers_them() {
         "recent is offered, not opened"
     );
     h.get_by_label("Recent (1)").click();
-    h.step();
-    h.step();
+    wait_label(&mut h, "synth (folder)");
     h.get_by_label("synth (folder)").click();
     step_until(&mut h, "the recent folder opened", |a| {
         !a.busy() && a.state().library.datasets.len() == 1
     });
+}
+
+/// A UCF-101-sized dataset (13,000 clips in 101 classes), as the worker would send it.
+fn big_view() -> triggerlab::jobs::library::DatasetView {
+    use triggerlab::jobs::library::{ClassRow, ClipRow, DatasetView};
+    let classes: Vec<ClassRow> = (0..101)
+        .map(|c| ClassRow {
+            name: format!("Class{c:03}"),
+            train: 0,
+            test: 0,
+        })
+        .collect();
+    let clips = (0..13_000)
+        .map(|i| {
+            let class = i % 101;
+            let file = format!(
+                "v_Class{class:03}_g{:02}_c{:02}.avi",
+                i / 101 % 25 + 1,
+                i / 2525 + 1
+            );
+            ClipRow {
+                path: PathBuf::from(format!("/nowhere/Class{class:03}/{file}")),
+                file,
+                class,
+                test: i % 3 == 0,
+            }
+        })
+        .collect();
+    DatasetView {
+        root: "/nowhere".into(),
+        name: "ucf-like".into(),
+        layout: "ucf101".into(),
+        classes,
+        clips,
+        skipped: Vec::new(),
+    }
+}
+
+#[test]
+fn thirteen_thousand_clips_lay_out_only_the_visible_rows() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut h = harness(StudioOptions {
+        library: Some(SynthSpec {
+            per_class: 1,
+            size: 48,
+            ..triggerlab::app::library_spec()
+        }),
+        autosave_dir: Some(dir.path().join("autosave")),
+        ..Default::default()
+    });
+    step_until(&mut h, "startup", |a| !a.busy());
+    h.state_mut()
+        .state_mut()
+        .library
+        .datasets
+        .push(triggerlab::ui::DatasetPanel::new(big_view()));
+    h.step();
+    h.step();
+    h.get_by_label("13000 of 13000 clips");
+    let shown = rows(&h).len();
+    assert!((3..40).contains(&shown), "{shown} rows laid out");
+    // Drawing a frame does not scale with the list.
+    let t = Instant::now();
+    for _ in 0..20 {
+        h.step();
+    }
+    let per_frame = t.elapsed() / 20;
+    assert!(
+        per_frame < Duration::from_millis(200),
+        "{per_frame:?} a frame"
+    );
+    // The filter runs over all 13,000 (a class has 128 or 129 of them).
+    h.get_by_label("Filter").focus();
+    h.step();
+    h.get_by_label("Filter").type_text("class042");
+    h.step();
+    h.step();
+    h.get_by_label("129 of 13000 clips");
+    let shown = rows(&h);
+    assert!(
+        !shown.is_empty() && shown.iter().all(|r| r.contains("Class042")),
+        "{shown:?}"
+    );
 }
