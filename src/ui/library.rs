@@ -31,7 +31,7 @@ pub fn library_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     let mut clicked = None;
     // Open datasets get the lower part of the panel; without them the clips have most of it.
     let no_datasets = state.library.datasets.is_empty() && state.library.loading.is_empty();
-    let share = if no_datasets { 0.75 } else { 0.4 };
+    let share = if no_datasets { 0.75 } else { 0.3 };
     egui::ScrollArea::vertical()
         .id_salt("library-clips")
         .max_height(ui.available_height() * share)
@@ -236,21 +236,28 @@ fn dataset_ui(
             let mut pick_class = None;
             egui::CollapsingHeader::new(format!("Classes ({n_classes})"))
                 .id_salt(("classes", &root))
-                .default_open(n_classes <= 20)
+                .default_open(true)
                 .show(ui, |ui| {
-                    for c in &panel.data.classes {
-                        let on = panel.filter == c.name;
-                        if ui
-                            .selectable_label(
-                                on,
-                                format!("{}: {} train, {} test", c.name, c.train, c.test),
-                            )
-                            .on_hover_text("Show only this class")
-                            .clicked()
-                        {
-                            pick_class = Some(if on { String::new() } else { c.name.clone() });
-                        }
-                    }
+                    // A few rows high, so the clips stay in view (UCF-101 has 101 classes).
+                    egui::ScrollArea::vertical()
+                        .id_salt(("class-rows", &root))
+                        .max_height(5.0 * ui.spacing().interact_size.y)
+                        .show(ui, |ui| {
+                            for c in &panel.data.classes {
+                                let on = panel.filter == c.name;
+                                if ui
+                                    .selectable_label(
+                                        on,
+                                        format!("{}: {} train, {} test", c.name, c.train, c.test),
+                                    )
+                                    .on_hover_text("Show only this class")
+                                    .clicked()
+                                {
+                                    pick_class =
+                                        Some(if on { String::new() } else { c.name.clone() });
+                                }
+                            }
+                        });
                 });
             if let Some(f) = pick_class {
                 panel.filter = f;
