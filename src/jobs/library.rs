@@ -334,6 +334,31 @@ mod tests {
     }
 
     #[test]
+    fn thumbnails_are_made_newest_want_first_and_old_wants_drop_off() {
+        let w = ThumbWorker::start(super::super::no_repaint()).expect("starts");
+        let paths: Vec<PathBuf> = (0..THUMB_QUEUE + 6)
+            .map(|i| PathBuf::from(format!("/nowhere/{i}.mp4")))
+            .collect();
+        let dropped = w.want(paths.clone());
+        assert_eq!(dropped, paths[THUMB_QUEUE..], "the oldest wants drop off");
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while got.len() < THUMB_QUEUE {
+            assert!(std::time::Instant::now() < deadline, "got {}", got.len());
+            match w.try_recv() {
+                Some(t) => got.push(t),
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        assert_eq!(got[0].path, paths[0], "the first wanted comes first");
+        let e = got[0].frame.as_ref().expect_err("no such file");
+        assert!(e.contains("/nowhere/0.mp4"), "{e}");
+        // Each wanted path is made once, the dropped ones not at all.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(w.try_recv().is_none(), "nothing was made twice");
+    }
+
+    #[test]
     fn the_filter_matches_class_or_file_name_in_any_case() {
         let clip = |file: &str, class| ClipRow {
             path: PathBuf::from(file),
