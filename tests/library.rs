@@ -365,3 +365,47 @@ fn thirteen_thousand_clips_lay_out_only_the_visible_rows() {
         "{shown:?}"
     );
 }
+
+/// A file dropped on the window, as the integration hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_dropped_folder_opens_as_a_dataset_and_a_dropped_file_as_a_clip() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dataset(dir.path());
+    let video = root.join("MoveRight/v_MoveRight_g01_c02.mp4");
+    let mut h = harness(StudioOptions {
+        library: Some(SynthSpec {
+            per_class: 1,
+            size: 48,
+            ..triggerlab::app::library_spec()
+        }),
+        autosave_dir: Some(dir.path().join("autosave")),
+        ..Default::default()
+    });
+    step_until(&mut h, "startup", |a| !a.busy());
+    for p in [root.clone(), video.clone()] {
+        h.input_mut()
+            .dropped_files
+            .push(std::sync::Arc::new(Dropped(p)));
+    }
+    step_until(&mut h, "the folder read and the file opened", |a| {
+        let s = a.state();
+        !a.busy()
+            && s.library.datasets.len() == 1
+            && s.selected_entry()
+                .is_some_and(|e| e.source == ClipSource::File(video.clone()))
+    });
+    assert_eq!(h.state().state().library.datasets[0].data.root, root);
+}
