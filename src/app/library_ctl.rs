@@ -21,6 +21,8 @@ pub struct LibraryCtl {
     recent_early: Vec<RecentItem>,
     recent_dir: PathBuf,
     writes: Vec<Job<Result<PathBuf, String>>>,
+    /// Folders asked for again while open (the design may have lost them: a new project).
+    reopened: Vec<PathBuf>,
     repaint: Repaint,
 }
 
@@ -41,6 +43,7 @@ impl LibraryCtl {
             recent_early: Vec::new(),
             recent_dir,
             writes: Vec::new(),
+            reopened: Vec::new(),
             repaint,
         }
     }
@@ -52,10 +55,12 @@ impl LibraryCtl {
 
     /// Starts reading a dataset folder, unless it is open or being read already.
     pub fn open(&mut self, state: &mut StudioState, root: PathBuf) {
-        if state.library.datasets.iter().any(|d| d.data.root == root)
-            || self.loads.iter().any(|(r, _)| *r == root)
-        {
+        if state.library.datasets.iter().any(|d| d.data.root == root) {
             state.info(format!("{} is open already", root.display()));
+            self.reopened.push(root);
+            return;
+        }
+        if self.loads.iter().any(|(r, _)| *r == root) {
             return;
         }
         match open_dataset(root.clone(), self.repaint.clone()) {
@@ -85,7 +90,8 @@ impl LibraryCtl {
         }
     }
 
-    /// Takes the workers' news into the state; returns the folders that finished loading.
+    /// Takes the workers' news into the state; returns the folders that finished loading (or
+    /// were asked for again while open).
     pub fn drain(&mut self, state: &mut StudioState, ctx: &egui::Context) -> Vec<PathBuf> {
         self.drain_recent(state);
         self.writes.retain(|j| match j.try_recv() {
@@ -96,7 +102,7 @@ impl LibraryCtl {
             Some(Ok(_)) => false,
             None => !j.worker_done(),
         });
-        let mut loaded = Vec::new();
+        let mut loaded = std::mem::take(&mut self.reopened);
         let mut finished = Vec::new();
         for (k, (root, job)) in self.loads.iter().enumerate() {
             let done = job.worker_done();
