@@ -77,6 +77,12 @@ fn main() -> ExitCode {
         eprintln!("triggerlab: --open: {}: no such file", p.display());
         return ExitCode::FAILURE;
     }
+    if let Some(d) = &cli.studio.dataset
+        && !d.is_dir()
+    {
+        eprintln!("triggerlab: --dataset: {}: not a folder", d.display());
+        return ExitCode::FAILURE;
+    }
     let opts = StudioOptions {
         exit_after_frames: cli.studio.exit_after_frames,
         screenshots: cli.studio.screenshot,
@@ -90,6 +96,7 @@ fn main() -> ExitCode {
         project,
         autosave_dir: None,
         dialog_answer: None,
+        dataset: cli.studio.dataset,
     };
     match run(opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -277,6 +277,7 @@ fn a_bad_studio_flag_is_one_line_and_exit_1() {
         &["--view", "sideways"][..],
         &["--attack", r#"{"kind":"wobble"}"#][..],
         &["--project", "/nonexistent/p.tlab.json"][..],
+        &["--dataset", "/nonexistent/dataset"][..],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_triggerlab"))
             .args(args)

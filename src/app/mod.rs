@@ -36,6 +36,9 @@ use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod library_ctl;
+use crate::jobs::library::RecentKind;
+
 /// How long one UI frame may spend draining worker events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
 /// Waveform buckets for the timeline.
@@ -82,6 +85,8 @@ pub struct StudioOptions {
     /// Answer every file dialog with this path instead of asking (tests drive the menus with
     /// it; the answer takes the same path through the app as the user's would).
     pub dialog_answer: Option<PathBuf>,
+    /// Open this dataset folder in the library at startup.
+    pub dataset: Option<PathBuf>,
 }
 
 type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
@@ -91,6 +96,7 @@ type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
 enum DialogPurpose {
     Export(ExportKind),
     Video,
+    Dataset,
     OpenProject,
     SaveProjectAs,
     LoadSpec,
@@ -144,6 +150,8 @@ pub struct TriggerLabApp {
     /// A clip a project selected that has not arrived yet (SynthMotion loads in the background).
     pending_select: Option<String>,
     ctx: egui::Context,
+    /// Dataset folders, thumbnails and the recent files list.
+    library: library_ctl::LibraryCtl,
     title: String,
     player: Option<(u32, Player)>,
     stream: Option<ActiveStream>,
@@ -244,7 +252,7 @@ impl TriggerLabApp {
             writes: Vec::new(),
             assets_dir: PathBuf::from("."),
             autosave: Autosave {
-                dir: autosave_dir,
+                dir: autosave_dir.clone(),
                 written: None,
                 last: Instant::now(),
                 in_flight: false,
@@ -252,6 +260,7 @@ impl TriggerLabApp {
             pending_seek: None,
             pending_frame: None,
             pending_select: None,
+            library: library_ctl::LibraryCtl::new(autosave_dir.clone(), repaint.clone()),
             ctx: app_ctx,
             title: String::new(),
             compute_probe: None,
@@ -321,7 +330,12 @@ impl TriggerLabApp {
             Err(e) => app.state.error(format!("could not start SynthMotion: {e}")),
         }
         if let Some(path) = app.opts.open.clone() {
-            app.open_video(path);
+            app.open_video(path.clone());
+            app.library
+                .remember(&mut app.state, path, RecentKind::Video);
+        }
+        if let Some(dir) = app.opts.dataset.clone() {
+            app.library.open(&mut app.state, dir);
         }
         if let Some((_, text)) = app.opts.experiment.clone() {
             app.state.tab = crate::ui::Tab::Experiments;
@@ -443,6 +457,7 @@ impl TriggerLabApp {
             || self.pending_frame.is_some()
             || !self.project_jobs.is_empty()
             || self.audio_ctl.busy()
+            || self.library.busy()
     }
 
     fn open_video(&mut self, path: PathBuf) {
@@ -506,6 +521,9 @@ impl TriggerLabApp {
                     )
                     .add_filter("All files", &["*"])
                     .pick_file(),
+                DialogPurpose::Dataset => d
+                    .set_title("Open dataset folder (UCF-101, HMDB-51, lists, class folders)")
+                    .pick_folder(),
                 DialogPurpose::OpenProject => d
                     .set_title("Open project")
                     .add_filter("TriggerLab project", &["json"])
@@ -645,6 +663,7 @@ impl TriggerLabApp {
         let selected = design.selected.clone();
         let cursor = design.cursor;
         let library = design.library.clone();
+        let datasets = design.datasets.clone();
         self.state.doc.replace(design);
         self.state.edit_error = None;
         for c in library {
@@ -656,6 +675,17 @@ impl TriggerLabApp {
                     .any(|e| e.source == ClipSource::File(path.clone()))
             {
                 self.open_video(path);
+            }
+        }
+        for root in datasets {
+            if !self
+                .state
+                .library
+                .datasets
+                .iter()
+                .any(|d| d.data.root == root)
+            {
+                self.library.open(&mut self.state, root);
             }
         }
         self.state.project.path = Some(path.clone());
@@ -840,7 +870,12 @@ impl TriggerLabApp {
             self.dialog = None;
             match (picked, purpose) {
                 (None, _) => self.state.info("no file chosen"),
-                (Some(path), DialogPurpose::Video) => self.open_video(path),
+                (Some(path), DialogPurpose::Video) => {
+                    self.open_video(path.clone());
+                    self.library
+                        .remember(&mut self.state, path, RecentKind::Video);
+                }
+                (Some(path), DialogPurpose::Dataset) => self.library.open(&mut self.state, path),
                 (Some(path), DialogPurpose::OpenProject) => {
                     self.run_command(UiCommand::OpenProject(path))
                 }
@@ -959,6 +994,10 @@ impl TriggerLabApp {
                 recent.insert(0, p);
             }
             self.state.project.recent = recent;
+        }
+        // A folder read is recorded in the design, so a saved project reopens it.
+        for root in self.library.drain(&mut self.state, &self.ctx) {
+            self.design(DesignCommand::AddDataset(root));
         }
         if let Some(w) = &self.preview {
             while let Some(ev) = w.try_recv() {
@@ -1586,6 +1625,19 @@ impl TriggerLabApp {
                 UiCommand::SeekFrame(i) => self.seek_frame(i),
                 UiCommand::OpenVideoDialog => self.open_dialog(DialogPurpose::Video),
                 UiCommand::OpenVideo(path) => self.open_video(path),
+                UiCommand::OpenDatasetDialog => self.open_dialog(DialogPurpose::Dataset),
+                UiCommand::OpenDataset(dir) => self.library.open(&mut self.state, dir),
+                UiCommand::OpenDropped(paths) => {
+                    for p in paths {
+                        // One stat per dropped path, only when something is dropped.
+                        if p.is_dir() {
+                            self.library.open(&mut self.state, p);
+                        } else {
+                            self.open_video(p.clone());
+                            self.library.remember(&mut self.state, p, RecentKind::Video);
+                        }
+                    }
+                }
                 UiCommand::Play => self.play(),
                 UiCommand::Pause => self.pause(),
                 UiCommand::SetSpeed(v) => self.set_speed(v),

@@ -59,6 +59,9 @@ pub struct StudioArgs {
     /// Open this project (*.tlab.json).
     #[arg(long, value_name = "FILE")]
     pub project: Option<PathBuf>,
+    /// Open this dataset folder in the library (UCF-101, HMDB-51, list or class folders).
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,27 +8,21 @@ pub mod experiment_state;
 pub mod experiments;
 pub mod inspector;
 pub mod library;
+pub mod library_state;
 pub mod params;
 pub mod state;
 pub mod status;
 pub mod timeline;
 
 pub use experiment_state::{ExperimentsState, RunPhase, RunView};
+pub use library_state::{DatasetPanel, LibraryView};
 pub use state::{ClipEntry, ClipSource, LoadState, StudioState, Tab, UiCommand};
-
-/// A muted "coming" note for a part of a panel that is not built yet, so nothing pretends to work.
-pub fn coming_ui(ui: &mut egui::Ui, what: &str) {
-    ui.label(
-        egui::RichText::new(format!("coming: {what}"))
-            .weak()
-            .italics(),
-    );
-}
 
 /// Lays out the whole studio: tabs on top, status bar and timeline at the bottom, library left,
 /// inspector right, canvas in the middle (or the Experiments tab).
 pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     shortcuts(state, ui.ctx());
+    library::dropped_files(state, ui.ctx());
     egui::Panel::top("tabs").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.strong("TriggerLab");
@@ -110,6 +104,9 @@ fn menus_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         ui.separator();
         if ui.button("Open video…").clicked() {
             state.commands.push(UiCommand::OpenVideoDialog);
+        }
+        if ui.button("Open dataset folder…").clicked() {
+            state.commands.push(UiCommand::OpenDatasetDialog);
         }
         if ui.button("Load spec…").clicked() {
             state.commands.push(UiCommand::LoadSpecDialog);

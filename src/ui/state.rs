@@ -121,6 +121,11 @@ pub enum UiCommand {
     CancelExport,
     OpenVideoDialog,
     OpenVideo(PathBuf),
+    OpenDatasetDialog,
+    /// Read a dataset folder (on a worker) into the library.
+    OpenDataset(PathBuf),
+    /// Files dropped on the window: folders open as datasets, files as videos.
+    OpenDropped(Vec<PathBuf>),
     Play,
     Pause,
     Seek(f64),
@@ -241,6 +246,8 @@ pub struct StudioState {
     pub export: ExportView,
     pub clips: Vec<ClipEntry>,
     pub selected: Option<usize>,
+    /// Datasets on disk, thumbnails, recent files and folders.
+    pub library: super::LibraryView,
     pub playback: Playback,
     pub status: StatusInfo,
     pub commands: Vec<UiCommand>,
@@ -273,6 +280,7 @@ impl StudioState {
             export: ExportView::default(),
             clips: Vec::new(),
             selected: None,
+            library: super::LibraryView::default(),
             playback: Playback {
                 playing: true,
                 position_secs: 0.0,
