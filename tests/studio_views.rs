@@ -216,7 +216,8 @@ fn export_from_the_file_menu_decodes_back_to_the_poisoned_clip() {
     settle(&mut h);
     h.get_by_label("File").click();
     h.step();
-    h.get_by_label("Export").hover();
+    h.step();
+    h.get_by_label("Export").click();
     h.step();
     h.step();
     h.get_by_label("Poisoned clip as MP4…").click();
@@ -273,6 +274,14 @@ fn two_x_plays_the_clip_twice_as_fast_as_one_x() {
             .commands
             .push(triggerlab::ui::UiCommand::Play);
         h.step();
+        // From the moment the playhead moves (the player's sink starts after a seek).
+        let start = h.state().state().playback.position_secs;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while h.state().state().playback.position_secs <= start + 0.02 {
+            assert!(Instant::now() < deadline, "the playhead never moved");
+            h.step();
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let p0 = h.state().state().playback.position_secs;
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_millis(600) {
@@ -288,7 +297,7 @@ fn two_x_plays_the_clip_twice_as_fast_as_one_x() {
         h.step();
         (p1 - p0) / wall
     };
-    h.get_by_label("1x").click();
+    h.get_by_label("speed").click();
     h.step();
     h.step();
     h.get_by_label("2x").click();
@@ -337,7 +346,7 @@ fn preferences_survive_a_restart() {
     cmds.push(triggerlab::ui::UiCommand::SetSpeed(0.5));
     cmds.push(triggerlab::ui::UiCommand::SetLooping(false));
     h.step();
-    h.get_by_label("difference").click();
+    h.get_by_label("Difference").click();
     h.step();
     h.step();
     let mut storage = MemStorage::default();

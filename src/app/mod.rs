@@ -370,11 +370,10 @@ impl TriggerLabApp {
         pb.looping = p.looping;
         pb.monitor = p.monitor;
         pb.speed = p.speed;
-        if !self.state.doc.dirty() && !self.state.doc.can_undo() {
-            let mut d = self.state.doc.design().clone();
-            d.view.mode = p.view;
-            self.state.doc = crate::core::design::Document::new(d);
-        }
+        // The view is not an undo step; a project or `--view` applied later replaces it.
+        let mut view = self.state.doc.design().view.clone();
+        view.mode = p.view;
+        self.design(DesignCommand::SetView(view));
     }
 
     /// How many seeks the transport has carried out.

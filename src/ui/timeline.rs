@@ -370,7 +370,8 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             state.commands.push(UiCommand::SetLooping(looping));
         }
         let speed = state.playback.speed;
-        egui::ComboBox::from_id_salt("speed")
+        let speed_label = ui.label("speed");
+        let combo = egui::ComboBox::from_id_salt("speed")
             .selected_text(format!("{speed}x"))
             .width(56.0)
             .show_ui(ui, |ui| {
@@ -379,8 +380,10 @@ pub fn timeline_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                         state.commands.push(UiCommand::SetSpeed(s));
                     }
                 }
-            })
+            });
+        let _ = combo
             .response
+            .labelled_by(speed_label.id)
             .on_hover_text("playback speed (the sound plays at 1x only)");
         let mut volume = state.playback.volume;
         if user_changed(
