@@ -15,16 +15,33 @@ use super::clip::Frame;
 use serde::Serialize;
 
 pub fn psnr_db(a: &[u8], b: &[u8]) -> Option<f64> {
-    let mse = a
+    // Integer squares sum exactly (a 4K frame's SSE is far below 2^53).
+    let sse: u64 = a
         .iter()
         .zip(b)
-        .map(|(&x, &y)| {
-            let d = f64::from(x) - f64::from(y);
-            d * d
-        })
-        .sum::<f64>()
-        / a.len().max(1) as f64;
+        .map(|(&x, &y)| u64::from(x.abs_diff(y)).pow(2))
+        .sum();
+    psnr_from_sse(sse, a.len())
+}
+
+/// PSNR of `n` samples whose squared differences sum to `sse` (`None`: nothing changed).
+pub fn psnr_from_sse(sse: u64, n: usize) -> Option<f64> {
+    let mse = sse as f64 / n.max(1) as f64;
     (mse > 0.0).then(|| 10.0 * (255.0 * 255.0 / mse).log10())
+}
+
+/// One pass over two frames' samples: `lut[|a − b|]` per sample (the preview's amplified
+/// difference image), with the sum of squared differences and the L∞ of the same samples.
+pub fn diff_stats(a: &[u8], b: &[u8], lut: &[u8; 256]) -> (Vec<u8>, u64, u8) {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut sse, mut max) = (0u64, 0u8);
+    for (&x, &y) in a.iter().zip(b) {
+        let d = x.abs_diff(y);
+        out.push(lut[usize::from(d)]);
+        sse += u64::from(d) * u64::from(d);
+        max = max.max(d);
+    }
+    (out, sse, max)
 }
 
 pub fn linf(a: &[u8], b: &[u8]) -> u8 {
@@ -283,6 +300,17 @@ mod tests {
 
     fn frame(w: u32, h: u32, f: impl Fn(usize) -> u8) -> Frame {
         Frame::new(w, h, (0..(w * h * 3) as usize).map(f).collect::<Vec<_>>()).expect("sized")
+    }
+
+    #[test]
+    fn the_fused_pass_matches_psnr_and_linf() {
+        let a: Vec<u8> = (0..3000).map(|i| (i * 7 % 256) as u8).collect();
+        let b: Vec<u8> = (0..3000).map(|i| (i * 13 % 256) as u8).collect();
+        let lut: [u8; 256] = std::array::from_fn(|d| (d * 2).min(255) as u8);
+        let (img, sse, max) = diff_stats(&a, &b, &lut);
+        assert_eq!(psnr_from_sse(sse, a.len()), psnr_db(&a, &b));
+        assert_eq!(max, linf(&a, &b));
+        assert_eq!(img[5], lut[usize::from(a[5].abs_diff(b[5]))]);
     }
 
     #[test]

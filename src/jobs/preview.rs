@@ -6,7 +6,7 @@
 
 use super::{Job, Repaint, Sender, start};
 use crate::core::attack::{AttackSpec, PreparedAttack};
-use crate::core::metrics::{StealthAccumulator, linf, psnr_db, ssim_until};
+use crate::core::metrics::{StealthAccumulator, diff_stats, psnr_from_sse, ssim_until};
 use crate::core::trigger::Scratch;
 use crate::core::{Clip, Frame, SpecError};
 use crate::media::assets::FileAssets;
@@ -151,6 +151,9 @@ struct Cached {
     prepared: Result<Arc<PreparedAttack>, SpecError>,
 }
 
+/// How long requests must pause before the worker turns to idle work (SSIM, clip figures).
+const IDLE_GRACE: std::time::Duration = std::time::Duration::from_millis(120);
+
 /// Work the worker does between requests, one step at a time, so a new request waits at most
 /// for a slice of it (SSIM checks for newer requests every 32 rows).
 enum Idle {
@@ -176,6 +179,7 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
     let mut pass: Option<ClipPass> = None;
     let mut ssim_due: Option<(PreviewKey, Frame, Frame)> = None;
     let mut last: Option<PreviewRequest> = None;
+    let mut last_request = Instant::now();
     let waiting = |shared: &Shared| {
         shared
             .0
@@ -195,6 +199,17 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
                 if let Some(r) = slot.request.take() {
                     break Ok(r);
                 }
+                // Idle work waits until requests pause: during a drag or playback a new frame
+                // is due every few milliseconds, and none of it may wait behind a clip-wide
+                // step (a 720p WaNet frame) or an SSIM.
+                let quiet = last_request.elapsed();
+                if quiet < IDLE_GRACE && (ssim_due.is_some() || last.is_some()) {
+                    slot = cv
+                        .wait_timeout(slot, IDLE_GRACE - quiet)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    continue;
+                }
                 if let Some((k, c, p)) = ssim_due.take() {
                     break Err(Idle::Ssim(k, c, p));
                 }
@@ -211,6 +226,7 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
         };
         match work {
             Ok(req) => {
+                last_request = Instant::now();
                 let event = preview_frame(&req, &mut cache, &mut scratch);
                 if let PreviewEvent::Frame { key, result: Ok(f) } = &event
                     && f.ssim_pending
@@ -413,23 +429,19 @@ fn compute(
     } else {
         1.0
     };
-    // One lookup per sample: at 720p a float multiply per sample cost more than the trigger.
+    // One lookup per sample, and PSNR and L∞ from the same pass: at 720p three passes and a
+    // float multiply per sample cost more than most triggers.
     let lut: [u8; 256] = std::array::from_fn(|d| (d as f32 * gain).min(255.0) as u8);
-    let diff_px: Vec<u8> = clean
-        .rgb()
-        .iter()
-        .zip(poisoned.rgb())
-        .map(|(&a, &b)| lut[usize::from(a.abs_diff(b))])
-        .collect();
+    let (diff_px, sse, linf_v) = diff_stats(clean.rgb(), poisoned.rgb(), &lut);
     let diff = Frame::new(clean.width(), clean.height(), diff_px)
         .map_err(|e| SpecError::new("input", e.to_string()))?;
-    let psnr = psnr_db(clean.rgb(), poisoned.rgb());
+    let psnr = psnr_from_sse(sse, clean.rgb().len());
     let apply_ms = t1.elapsed().as_secs_f64() * 1e3;
     Ok(PreviewFrame {
         triggered: prepared.is_triggered(i),
         selected: Arc::new(prepared.selected().to_vec()),
         frames,
-        linf: linf(clean.rgb(), poisoned.rgb()),
+        linf: linf_v,
         clean,
         poisoned,
         diff,

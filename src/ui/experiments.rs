@@ -95,16 +95,19 @@ fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         ui.colored_label(ui.visuals().error_fg_color, e);
     }
     ui.separator();
+    let spec_label = ui.label("Experiment spec (TOML)");
     egui::ScrollArea::vertical()
         .id_salt("spec-text")
         .show(ui, |ui| {
-            ui.add_enabled(
+            let r = ui.add_enabled(
                 !running,
                 egui::TextEdit::multiline(&mut ex.spec_text)
                     .code_editor()
                     .desired_width(f32::INFINITY)
                     .desired_rows(30),
             );
+            // Screen readers (and tests) find the editor by name.
+            let _ = r.labelled_by(spec_label.id);
         });
 }
 
