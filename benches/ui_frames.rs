@@ -83,7 +83,10 @@ fn main() {
     let mut h = harness(opts("play"));
     settle(&mut h);
     play(&mut h);
-    report("playing a SynthMotion clip, preview on", frames(&mut h, n, |_, _| {}));
+    report(
+        "playing a SynthMotion clip, preview on",
+        frames(&mut h, n, |_, _| {}),
+    );
 
     h.state_mut().state_mut().commands.push(UiCommand::Pause);
     report(
@@ -110,7 +113,10 @@ fn main() {
         });
         settle(&mut h);
         play(&mut h);
-        report("playing the 720p sample (streamed)", frames(&mut h, n, |_, _| {}));
+        report(
+            "playing the 720p sample (streamed)",
+            frames(&mut h, n, |_, _| {}),
+        );
     } else {
         println!("(samples/bigbuckbunny.mp4 missing: run scripts/setup.sh for the 720p case)");
     }
@@ -122,8 +128,7 @@ fn main() {
     });
     // Wait for the library and the run's first events, not for the run to end.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while (h.state().state().selected_entry().is_none()
-        || !h.state().state().experiments.running())
+    while (h.state().state().selected_entry().is_none() || !h.state().state().experiments.running())
         && Instant::now() < deadline
     {
         h.step();
@@ -135,11 +140,17 @@ fn main() {
     );
     h.state_mut().state_mut().tab = Tab::Studio;
     play(&mut h);
-    report("training: Studio tab, playing", frames(&mut h, n, |_, _| {}));
+    report(
+        "training: Studio tab, playing",
+        frames(&mut h, n, |_, _| {}),
+    );
     assert!(
         h.state().state().experiments.running(),
         "the run was still going while measured"
     );
-    h.state_mut().state_mut().commands.push(UiCommand::CancelRun);
+    h.state_mut()
+        .state_mut()
+        .commands
+        .push(UiCommand::CancelRun);
     h.step();
 }

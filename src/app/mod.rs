@@ -284,8 +284,11 @@ impl TriggerLabApp {
             screenshot: ScreenshotState::Next(0, None),
             exit_report,
         };
+        // Scripted runs (checks, screenshots) neither read nor keep preferences: what they
+        // show must not depend on an earlier run.
         if let Some(p) = cc
             .storage
+            .filter(|_| app.opts.exit_after_frames.is_none())
             .and_then(|st| eframe::get_value::<prefs::Prefs>(st, prefs::KEY))
         {
             app.apply_prefs(p);
@@ -1813,7 +1816,13 @@ impl eframe::App for TriggerLabApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, prefs::KEY, &self.prefs());
+        if self.opts.exit_after_frames.is_none() {
+            eframe::set_value(storage, prefs::KEY, &self.prefs());
+        }
+    }
+
+    fn persist_egui_memory(&self) -> bool {
+        self.opts.exit_after_frames.is_none()
     }
 
     fn on_exit(&mut self) {
@@ -1876,8 +1885,8 @@ pub fn run(opts: StudioOptions) -> Result<(), String> {
     if let Some(icon) = app_icon() {
         viewport = viewport.with_icon(icon);
     }
-    // Scripted runs (checks, screenshots) keep their preferences beside their autosaves, so
-    // they neither read nor change the user's.
+    // Scripted runs (checks, screenshots) neither read nor keep preferences (see `new` and
+    // `save`); the window geometry eframe keeps goes beside their autosaves, not the user's.
     let persistence_path = opts.exit_after_frames.map(|_| {
         opts.autosave_dir
             .clone()
@@ -1887,6 +1896,7 @@ pub fn run(opts: StudioOptions) -> Result<(), String> {
     let native = eframe::NativeOptions {
         viewport,
         renderer: eframe::Renderer::Wgpu,
+        persist_window: opts.exit_after_frames.is_none(),
         persistence_path,
         ..Default::default()
     };
