@@ -22,7 +22,9 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         .selected_entry()
         .map_or_else(String::new, |e| format!(" — {}", e.name));
     let mut view = state.doc.design().view.clone();
-    ui.horizontal(|ui| {
+    // Wrapped: a row wider than the panel (the difference view adds its gain slider) would
+    // widen the canvas's rect past the panel and push the frame under the inspector.
+    ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Canvas{title}"));
         ui.separator();
         for m in ViewMode::ALL {
@@ -36,7 +38,9 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             ui.selectable_value(&mut view.mode, m, label);
         }
         if view.mode == ViewMode::Difference {
-            ui.separator();
+            // The gain on its own row, so the modes row fits a narrow canvas.
+            ui.end_row();
+            ui.spacing_mut().slider_width = 120.0;
             ui.add(
                 egui::Slider::new(&mut view.diff_gain, 1.0..=64.0)
                     .logarithmic(true)
@@ -78,7 +82,8 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         .filter(|(k, _)| k.clip == clip_id)
         .map(|(k, p)| (hash_key(k.clip, k.frame, k.revision), (**p).clone()));
 
-    let full = ui.available_rect_before_wrap();
+    // Never past the panel: a header row wider than the panel widens the ui's rect.
+    let full = ui.available_rect_before_wrap().intersect(ui.clip_rect());
     let avail = egui::Rect::from_min_max(
         full.min,
         egui::pos2(full.max.x, (full.max.y - READOUT_H).max(full.min.y + 10.0)),
