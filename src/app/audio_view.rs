@@ -85,11 +85,18 @@ impl TriggerLabApp {
             && let Some(r) = job.try_recv()
         {
             let key = ctl.job.take().map(|(k, _)| k);
-            ctl.done = key;
             match r {
-                Ok(v) if v.clip == id => self.state.audio_view.accept(v),
-                Ok(_) => {} // another clip was selected meanwhile
-                Err(e) => self.state.error(format!("audio view: {e}")),
+                Ok(v) if v.clip == id => {
+                    ctl.done = key;
+                    self.state.audio_view.accept(v);
+                }
+                // Another clip was selected meanwhile: its picture is made again when it is
+                // selected again.
+                Ok(_) => {}
+                Err(e) => {
+                    ctl.done = key;
+                    self.state.error(format!("audio view: {e}"));
+                }
             }
         }
         let key = (id, revision);

@@ -83,6 +83,10 @@ impl LibraryCtl {
     }
 
     fn store_recent(&mut self, state: &StudioState) {
+        // Before the stored list is read, a write would replace it: the merge writes then.
+        if self.recent_read.is_some() {
+            return;
+        }
         let text = recent_json(&state.library.recent);
         match write_text_job(recent_path(&self.recent_dir), text, jobs::no_repaint()) {
             Ok(job) => self.writes.push(job),

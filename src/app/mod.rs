@@ -169,7 +169,7 @@ pub struct TriggerLabApp {
     /// Playing at a speed other than 1×: (wall-clock anchor, playhead at the anchor). The
     /// player is paused meanwhile (no time-stretch: the sound is muted) and the playhead runs
     /// from the wall clock.
-    varispeed: Option<(Instant, f64)>,
+    varispeed: Option<(Instant, f64, u32)>,
     export: Option<(Job<ExportEvent>, jobs::CancelFlag)>,
     /// The (clip, revision) whose trigger audio the player has.
     audio_mixed: Option<(u32, u64)>,
@@ -721,7 +721,17 @@ impl TriggerLabApp {
         recent.retain(|p| *p != path);
         recent.insert(0, path);
         recent.truncate(8);
-        let text = recent
+        if self.session.is_none() {
+            self.write_recent();
+        }
+    }
+
+    /// Writes the recent projects (after start-up has read the stored list, so it is merged).
+    fn write_recent(&mut self) {
+        let text = self
+            .state
+            .project
+            .recent
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
@@ -756,6 +766,11 @@ impl TriggerLabApp {
     /// Every few seconds after a change, the design goes to the autosave folder (on a worker).
     fn autosave_tick(&mut self) {
         if self.autosave.in_flight || self.autosave.last.elapsed() < AUTOSAVE_AFTER {
+            return;
+        }
+        // Until start-up has said whether there is a crashed session's autosave, and until the
+        // user has answered the offer to restore it, it must not be overwritten.
+        if self.session.is_some() || self.state.project.restore_offer.is_some() {
             return;
         }
         if self.autosave.written.as_ref() == Some(self.state.doc.design()) {
@@ -834,7 +849,7 @@ impl TriggerLabApp {
         self.state.playback.position_secs = t;
         self.pending_seek = Some((t, Instant::now()));
         if let Some(v) = &mut self.varispeed {
-            *v = (Instant::now(), t);
+            *v = (Instant::now(), t, v.2);
         }
     }
 
@@ -842,12 +857,12 @@ impl TriggerLabApp {
         self.state.playback.playing = false;
         if let Some((_, p)) = &self.player {
             p.pause();
-            // Resume at 1× from where the wall clock got to.
-            if self.varispeed.take().is_some() {
-                p.seek(self.state.playback.position_secs);
-            }
         }
-        self.varispeed = None;
+        // Resume at 1x from where the wall clock got to (a seek, so the playhead holds there
+        // until the player's clock has followed).
+        if self.varispeed.take().is_some() {
+            self.seek(self.state.playback.position_secs);
+        }
     }
 
     fn entry_index(&self, id: u32) -> Option<usize> {
@@ -987,15 +1002,17 @@ impl TriggerLabApp {
                 other => other,
             };
             let mut recent = start.recent;
-            // Projects opened meanwhile stay first.
-            for p in std::mem::take(&mut self.state.project.recent)
-                .into_iter()
-                .rev()
-            {
-                recent.retain(|r| *r != p);
-                recent.insert(0, p);
+            // Projects opened meanwhile stay first, and the merged list is written.
+            let early = std::mem::take(&mut self.state.project.recent);
+            for p in early.iter().rev() {
+                recent.retain(|r| r != p);
+                recent.insert(0, p.clone());
             }
+            recent.truncate(8);
             self.state.project.recent = recent;
+            if !early.is_empty() {
+                self.write_recent();
+            }
         }
         // A folder read is recorded in the design, so a saved project reopens it.
         for root in self.library.drain(&mut self.state, &self.ctx) {
@@ -1280,13 +1297,21 @@ impl TriggerLabApp {
     /// The playhead at a speed other than 1×: the wall clock times the speed, looping or
     /// stopping at the end as the player would.
     fn varispeed_tick(&mut self) {
-        let Some((at, from)) = self.varispeed else {
+        let Some((at, from, clip)) = self.varispeed else {
             return;
         };
-        let duration = self
+        let Some((id, duration)) = self
             .state
             .selected_entry()
-            .map_or(0.0, |e| e.duration_secs());
+            .map(|e| (e.id, e.duration_secs()))
+        else {
+            return;
+        };
+        if id != clip {
+            // Another clip: it starts where selecting it put the playhead.
+            self.varispeed = Some((Instant::now(), self.state.playback.position_secs, id));
+            return;
+        }
         let mut t = from + at.elapsed().as_secs_f64() * f64::from(self.state.playback.speed);
         if duration > 0.0 && t >= duration {
             if self.state.playback.looping {
@@ -1296,8 +1321,9 @@ impl TriggerLabApp {
                 self.varispeed = None;
                 self.state.playback.playing = false;
                 if let Some((_, p)) = &self.player {
-                    p.seek(t);
+                    p.pause();
                 }
+                self.seek(t);
             }
         }
         self.state.playback.position_secs = t;
@@ -1316,7 +1342,8 @@ impl TriggerLabApp {
             if let Some((_, p)) = &self.player {
                 p.pause();
             }
-            self.varispeed = Some((Instant::now(), self.state.playback.position_secs));
+            let clip = self.state.selected_entry().map_or(0, |e| e.id);
+            self.varispeed = Some((Instant::now(), self.state.playback.position_secs, clip));
         }
     }
 
@@ -1338,7 +1365,9 @@ impl TriggerLabApp {
         p.set_looping(self.state.playback.looping);
         p.set_volume(self.state.playback.volume);
         p.set_monitor(self.state.playback.monitor);
-        if self.state.playback.playing && self.varispeed.is_none() {
+        let resume = self.state.playback.playing && self.varispeed.is_none();
+        let varispeed = resume && self.state.playback.speed != 1.0;
+        if resume && !varispeed {
             p.play();
         }
         if let Some((t, _)) = self.pending_seek {
@@ -1349,6 +1378,10 @@ impl TriggerLabApp {
         }
         self.audio_mixed = None;
         self.player = Some((id, p));
+        if varispeed {
+            // A stored speed other than 1x: the wall clock drives the playhead, muted.
+            self.play();
+        }
     }
 
     /// Keeps the player's trigger audio in step with the design: the audio trigger is mixed

@@ -187,6 +187,7 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
             .unwrap_or_else(|e| e.into_inner())
             .request
             .is_some()
+            || shared.0.lock().unwrap_or_else(|e| e.into_inner()).closed
     };
     loop {
         let work = {
@@ -226,7 +227,8 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
         };
         match work {
             Ok(req) => {
-                last_request = Instant::now();
+                // A newer frame: the last one's SSIM is no longer wanted.
+                ssim_due = None;
                 let event = preview_frame(&req, &mut cache, &mut scratch);
                 if let PreviewEvent::Frame { key, result: Ok(f) } = &event
                     && f.ssim_pending
@@ -236,6 +238,9 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
                 if !tx.send(event) {
                     return;
                 }
+                // The grace counts from when the frame went out, so a slow frame does not use
+                // it up.
+                last_request = Instant::now();
                 last = Some(req);
             }
             Err(Idle::Ssim(key, clean, poisoned)) => {
@@ -263,7 +268,23 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
                 let Some(p) = pass.as_mut() else { continue };
                 match clip_step(l, &cache, p, &mut scratch, &mut || waiting(&shared)) {
                     Step::More | Step::Interrupted => {}
-                    Step::Unavailable => p.done = true,
+                    Step::Unavailable => {
+                        // Say so (no figures), so nobody waits for them.
+                        p.done = true;
+                        let ev = PreviewEvent::Clip {
+                            clip: p.clip,
+                            revision: p.revision,
+                            stealth: ClipStealth {
+                                psnr_db_mean: None,
+                                ssim_mean: None,
+                                linf: 0,
+                                temporal_flicker: None,
+                            },
+                        };
+                        if !tx.send(ev) {
+                            return;
+                        }
+                    }
                     Step::Done => {
                         p.done = true;
                         let r = std::mem::take(&mut p.acc).finish(None);

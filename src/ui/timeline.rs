@@ -227,7 +227,8 @@ fn thumb_row(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
     if response.clicked()
         && let Some(p) = response.interact_pointer_pos()
     {
-        let k = (((p.x - rect.min.x) / slot).floor().max(0.0) as usize).min(thumbs.len() - 1);
+        let k = (((p.x - rect.min.x) / slot).floor().max(0.0) as usize)
+            .min(thumbs.len().saturating_sub(1));
         if let Some(t) = thumbs.get(k) {
             state
                 .commands
