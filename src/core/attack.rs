@@ -386,6 +386,27 @@ impl PreparedAttack {
     }
 }
 
+impl PreparedAttack {
+    /// Output frame `index` of a clip whose frames are `frames`: shared with its source frame
+    /// when this attack leaves its pixels alone, a poisoned copy otherwise.
+    pub fn poisoned_frame(
+        &self,
+        index: usize,
+        frames: &[Frame],
+        scratch: &mut Scratch,
+    ) -> Result<Frame, String> {
+        let src = frames
+            .get(self.source_of(index))
+            .ok_or_else(|| format!("frame {index} is past the clip's end"))?;
+        if !self.changes_pixels(index) {
+            return Ok(src.clone());
+        }
+        let mut px = src.rgb().to_vec();
+        self.apply_frame(index, &mut px, scratch)?;
+        Frame::new(src.width(), src.height(), px).map_err(|e| e.to_string())
+    }
+}
+
 /// Applies `spec` to `clip`. Frames that are not triggered are shared with the input, not copied.
 pub fn apply_clip(
     spec: &AttackSpec,

@@ -339,18 +339,8 @@ fn clip_step(
     let Some(clean) = clip.frames().get(i) else {
         return Step::Done;
     };
-    let src = &clip.frames()[prepared.source_of(i)];
-    let poisoned = if prepared.changes_pixels(i) {
-        let mut px = src.rgb().to_vec();
-        if prepared.apply_frame(i, &mut px, scratch).is_err() {
-            return Step::Unavailable;
-        }
-        match Frame::new(src.width(), src.height(), px) {
-            Ok(f) => f,
-            Err(_) => return Step::Unavailable,
-        }
-    } else {
-        src.clone()
+    let Ok(poisoned) = prepared.poisoned_frame(i, clip.frames(), scratch) else {
+        return Step::Unavailable;
     };
     let before = pass.before.as_ref().map(|(c, p)| (c, p));
     if !pass.acc.push(clean, &poisoned, before, stop) {

@@ -94,17 +94,9 @@ pub fn make_thumbs(
         if cancelled() {
             return Ok(None);
         }
-        let src = &frames[prepared.source_of(i)];
-        let poisoned = if prepared.changes_pixels(i) {
-            let mut px = src.rgb().to_vec();
-            prepared
-                .apply_frame(i, &mut px, &mut scratch)
-                .map_err(|m| SpecError::new("input", m))?;
-            Frame::new(src.width(), src.height(), px)
-                .map_err(|e| SpecError::new("input", e.to_string()))?
-        } else {
-            src.clone()
-        };
+        let poisoned = prepared
+            .poisoned_frame(i, frames, &mut scratch)
+            .map_err(|m| SpecError::new("input", m))?;
         out.push(Thumb {
             index: i,
             frame: shrink(&poisoned, height),
