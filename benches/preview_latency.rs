@@ -48,6 +48,7 @@ fn main() {
             };
             let mut spec = AttackSpec::visual(trigger);
             let mut times = Vec::with_capacity(rounds);
+            let (mut prep, mut apply) = (Vec::new(), Vec::new());
             for r in 0..rounds {
                 // A parameter change: a new seed is a new revision, so the attack is prepared
                 // again, as after any slider move.
@@ -75,6 +76,8 @@ fn main() {
                         None => std::thread::sleep(Duration::from_micros(50)),
                     }
                 };
+                prep.push(frame.prepare_ms);
+                apply.push(frame.apply_ms);
                 // What the canvas does with it before the upload.
                 let img = egui::ColorImage::from_rgb(
                     [
@@ -87,11 +90,15 @@ fn main() {
                 times.push(t0.elapsed().as_secs_f64() * 1e3);
             }
             times.sort_by(f64::total_cmp);
+            prep.sort_by(f64::total_cmp);
+            apply.sort_by(f64::total_cmp);
             println!(
-                "{kind:<13} {:<10} {:>9.2} {:>8.2}   ({rounds})",
+                "{kind:<13} {:<10} {:>9.2} {:>8.2}   ({rounds})  prepare {:>7.2}  apply {:>7.2}",
                 format!("{w}x{h}"),
                 percentile(&times, 0.5),
-                percentile(&times, 0.95)
+                percentile(&times, 0.95),
+                percentile(&prep, 0.5),
+                percentile(&apply, 0.5),
             );
         }
     }
