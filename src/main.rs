@@ -97,6 +97,11 @@ fn main() -> ExitCode {
         autosave_dir: None,
         dialog_answer: None,
         dataset: cli.studio.dataset,
+        gpu_preview: match cli.studio.preview.as_str() {
+            "gpu" => Some(true),
+            "cpu" => Some(false),
+            _ => None,
+        },
     };
     match run(opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -369,3 +369,88 @@ fn preferences_survive_a_restart() {
     assert!(!s.playback.looping);
     assert_eq!(s.doc.design().view.mode, ViewMode::Difference);
 }
+
+/// The GPU preview is the canvas's interactive view: with it on, the poisoned pane is drawn by
+/// the shader from the worker's program, and shows what the CPU path shows (core's result)
+/// within a level of sRGB rounding; it is not the clean frame.
+#[test]
+fn the_gpu_preview_draws_what_the_cpu_path_draws() {
+    if triggerlab::gpu::preview::headless_device().is_none() {
+        assert!(
+            std::env::var_os("TRIGGERLAB_REQUIRE_DISPLAY").is_none(),
+            "no wgpu adapter although TRIGGERLAB_REQUIRE_DISPLAY is set"
+        );
+        eprintln!("skipping: no wgpu adapter");
+        return;
+    }
+    let spec = |kind: &str| {
+        triggerlab::core::AttackSpec::visual(
+            triggerlab::core::trigger::VisualTrigger::default_of(kind).expect("a visual trigger"),
+        )
+    };
+    for (mode, kind) in [
+        (ViewMode::Poisoned, "badnets"),
+        (ViewMode::Difference, "blend"),
+        (ViewMode::SideBySide, "sig"),
+        (ViewMode::Wipe, "wanet"),
+        (ViewMode::Poisoned, "tdba"),
+    ] {
+        let canvas = |gpu: Option<bool>, view: ViewMode| {
+            let tag = format!("gpu-{kind}-{gpu:?}-{view:?}");
+            let mut h = Harness::builder()
+                .with_size(egui::vec2(1400.0, 900.0))
+                .wgpu()
+                .build_eframe({
+                    let o = StudioOptions {
+                        view: Some(view),
+                        attack: Some((spec(kind), PathBuf::from("."))),
+                        gpu_preview: gpu,
+                        ..opts(&tag)
+                    };
+                    move |cc| TriggerLabApp::new(cc, o, Default::default())
+                });
+            settle(&mut h);
+            let img = h.render().expect("renders");
+            let s = h.state().state();
+            assert_eq!(s.preview.gpu_drawn, gpu == Some(true), "{tag}");
+            let r = s.canvas_rect.expect("a frame on the canvas");
+            let r = if view == ViewMode::SideBySide {
+                r.translate(egui::vec2(r.width() + 8.0, 0.0))
+            } else {
+                r
+            };
+            // The screen pixel at the centre of each frame pixel: the two runs' status bars
+            // differ in length, so their canvases need not line up on screen.
+            let f = s.current_frame().expect("a frame").0;
+            let (fw, fh) = (f.width(), f.height());
+            image::RgbaImage::from_fn(fw, fh, |x, y| {
+                let p = r.min
+                    + egui::vec2(
+                        (x as f32 + 0.5) * r.width() / fw as f32,
+                        (y as f32 + 0.5) * r.height() / fh as f32,
+                    );
+                *img.get_pixel(p.x as u32, p.y as u32)
+            })
+        };
+        let on_gpu = canvas(Some(true), mode);
+        let on_cpu = canvas(Some(false), mode);
+        assert_eq!(on_gpu.dimensions(), on_cpu.dimensions());
+        let worst = on_gpu
+            .pixels()
+            .zip(on_cpu.pixels())
+            .map(|(a, b)| (0..3).map(|c| a.0[c].abs_diff(b.0[c])).max().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        assert!(worst <= 2, "{kind} {mode:?}: GPU and CPU differ by {worst}");
+        let clean = canvas(Some(false), ViewMode::Clean);
+        let changed = on_gpu
+            .pixels()
+            .zip(clean.pixels())
+            .filter(|(a, b)| a.0 != b.0)
+            .count();
+        assert!(
+            changed > 50,
+            "{kind} {mode:?}: only {changed} pixels differ from clean"
+        );
+    }
+}

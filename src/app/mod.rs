@@ -87,6 +87,9 @@ pub struct StudioOptions {
     pub dialog_answer: Option<PathBuf>,
     /// Open this dataset folder in the library at startup.
     pub dataset: Option<PathBuf>,
+    /// Draw the poisoned frame on the GPU (`Some(true)`), with the CPU result (`Some(false)`),
+    /// or choose from the adapter (`None`: the GPU unless it is a CPU rasteriser).
+    pub gpu_preview: Option<bool>,
 }
 
 type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
@@ -136,6 +139,10 @@ pub struct TriggerLabApp {
     preview: Option<PreviewWorker>,
     /// The diff gain the last preview request used (not part of the key).
     requested_gain: f32,
+    /// Whether the last request asked for the GPU program.
+    requested_gpu: bool,
+    /// The user's GPU-preview choice (kept in the preferences); `None`: from the adapter.
+    gpu_choice: Option<bool>,
     project_jobs: Vec<Job<ProjectEvent>>,
     spec_load: Option<Job<Result<(AttackSpec, PathBuf), String>>>,
     writes: Vec<Job<Result<PathBuf, String>>>,
@@ -212,12 +219,20 @@ impl TriggerLabApp {
         opts: StudioOptions,
         exit_report: ExitReport,
     ) -> Self {
-        // The canvas draws through egui textures (the CPU result, what exports and training
-        // use); the adapter is reported in the status bar.
+        // With wgpu the canvas can draw the poisoned frame on the GPU (the interactive view);
+        // the CPU result, what exports and training use, still comes for the figures. On a CPU
+        // rasteriser (llvmpipe) the GPU path only competes with the CPU one, so it starts off.
         let renderer = match cc.wgpu_render_state.as_ref() {
             Some(rs) => crate::gpu::adapter_summary(&rs.adapter.get_info()),
             None => "egui texture (no wgpu)".to_string(),
         };
+        let gpu_auto = cc
+            .wgpu_render_state
+            .as_ref()
+            .map(|rs| rs.adapter.get_info().device_type != wgpu::DeviceType::Cpu);
+        if let Some(rs) = cc.wgpu_render_state.as_ref() {
+            crate::gpu::preview_callback::install(rs);
+        }
         let ctx = cc.egui_ctx.clone();
         let app_ctx = ctx.clone();
         let slow_ctx = ctx.clone();
@@ -226,6 +241,8 @@ impl TriggerLabApp {
             Arc::new(move || slow_ctx.request_repaint_after(Duration::from_millis(250)));
         let mut state = StudioState::new();
         state.status.renderer = renderer;
+        state.preview.gpu.available = gpu_auto.is_some();
+        state.preview.gpu.on = gpu_auto.unwrap_or(false);
         // CUDA device selection can take seconds (driver start-up): on a worker.
         state.status.compute = "probing…".into();
         state.status.audio = "probing…".into();
@@ -247,6 +264,8 @@ impl TriggerLabApp {
             dialog: None,
             preview: None,
             requested_gain: 0.0,
+            requested_gpu: false,
+            gpu_choice: None,
             project_jobs: Vec::new(),
             spec_load: None,
             writes: Vec::new(),
@@ -292,6 +311,9 @@ impl TriggerLabApp {
             .and_then(|st| eframe::get_value::<prefs::Prefs>(st, prefs::KEY))
         {
             app.apply_prefs(p);
+        }
+        if let Some(on) = app.opts.gpu_preview {
+            app.state.preview.gpu.on = on;
         }
         match probe_audio_device(repaint.clone()) {
             Ok(job) => app.audio_probe = Some(job),
@@ -361,6 +383,7 @@ impl TriggerLabApp {
             monitor: pb.monitor,
             view: self.state.doc.design().view.mode,
             speed: pb.speed,
+            gpu_preview: self.gpu_choice,
         }
     }
 
@@ -373,6 +396,10 @@ impl TriggerLabApp {
         pb.looping = p.looping;
         pb.monitor = p.monitor;
         pb.speed = p.speed;
+        if let Some(on) = p.gpu_preview {
+            self.gpu_choice = Some(on);
+            self.state.preview.gpu.on = on;
+        }
         // The view is not an undo step; a project or `--view` applied later replaces it.
         let mut view = self.state.doc.design().view.clone();
         view.mode = p.view;
@@ -800,7 +827,12 @@ impl TriggerLabApp {
             return;
         };
         let gain = self.state.doc.design().view.diff_gain;
-        if self.state.preview.requested == Some(key) && self.requested_gain == gain {
+        let g = &self.state.preview.gpu;
+        let gpu = g.on && g.available;
+        if self.state.preview.requested == Some(key)
+            && self.requested_gain == gain
+            && self.requested_gpu == gpu
+        {
             return;
         }
         let Some(entry) = self.state.selected_entry() else {
@@ -822,9 +854,11 @@ impl TriggerLabApp {
             source,
             diff_gain: gain,
             assets_dir: self.assets_dir.clone(),
+            gpu,
         });
         self.state.preview.requested = Some(key);
         self.requested_gain = gain;
+        self.requested_gpu = gpu;
     }
 
     /// Seeks the selected clip to frame `i` (the middle of the frame, so rounding never lands on
@@ -1033,6 +1067,14 @@ impl TriggerLabApp {
                         }
                         Err(e) => self.state.preview.error = Some((key, e)),
                     },
+                    PreviewEvent::Program {
+                        key,
+                        clean,
+                        program,
+                        ..
+                    } => {
+                        self.state.preview.gpu.latest = program.map(|p| (key, clean, p));
+                    }
                     PreviewEvent::Ssim { key, ssim } => {
                         if let Some((k, p)) = &mut self.state.preview.latest
                             && *k == key
@@ -1676,6 +1718,13 @@ impl TriggerLabApp {
                 UiCommand::Play => self.play(),
                 UiCommand::Pause => self.pause(),
                 UiCommand::SetSpeed(v) => self.set_speed(v),
+                UiCommand::SetGpuPreview(on) => {
+                    self.state.preview.gpu.on = on;
+                    self.gpu_choice = Some(on);
+                    if !on {
+                        self.state.preview.gpu.latest = None;
+                    }
+                }
                 UiCommand::Seek(t) => self.seek(t),
                 UiCommand::SetLooping(on) => {
                     self.state.playback.looping = on;
@@ -1795,8 +1844,17 @@ impl TriggerLabApp {
 }
 
 impl eframe::App for TriggerLabApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        // What the GPU preview's last render said (read here: the panels never see wgpu).
+        if let Some(rs) = frame.wgpu_render_state() {
+            self.state.preview.gpu.error = rs
+                .renderer
+                .read()
+                .callback_resources
+                .get::<crate::gpu::preview_callback::PreviewResources>()
+                .and_then(|r| r.last_error.clone());
+        }
         // `RUST_LOG=repaint=trace` says what woke each frame (for CPU use while playing).
         if tracing::enabled!(target: "repaint", tracing::Level::TRACE) {
             tracing::trace!(target: "repaint", "{:?}", ctx.repaint_causes());

@@ -19,6 +19,8 @@ pub struct Prefs {
     /// The view a new design opens in.
     pub view: ViewMode,
     pub speed: f32,
+    /// The canvas draws on the GPU (`None`: chosen from the adapter).
+    pub gpu_preview: Option<bool>,
 }
 
 impl Default for Prefs {
@@ -29,6 +31,7 @@ impl Default for Prefs {
             monitor: Monitor::Triggered,
             view: ViewMode::default(),
             speed: 1.0,
+            gpu_preview: None,
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct StudioArgs {
     /// Open this dataset folder in the library (UCF-101, HMDB-51, list or class folders).
     #[arg(long, value_name = "DIR")]
     pub dataset: Option<PathBuf>,
+    /// Where the canvas applies the trigger: gpu (a shader, as soon as the attack is prepared),
+    /// cpu (core's result), or auto (the GPU unless the adapter is a CPU rasteriser).
+    #[arg(long, value_name = "PATH", default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+    pub preview: String,
 }
 
 #[derive(Debug, Subcommand)]

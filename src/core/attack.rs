@@ -8,7 +8,7 @@ use super::clip::{Clip, Frame};
 use super::placement::{FrameCtx, Mode, TemporalSpec};
 use super::spec_error::SpecError;
 use super::trigger::natural::lag_sources;
-use super::trigger::{ClipLevel, Scratch, VisualTrigger};
+use super::trigger::{ClipLevel, GpuProgram, Scratch, VisualTrigger};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -383,6 +383,22 @@ impl PreparedAttack {
             }
             None => visual.apply_frame(px, &ctx, scratch),
         }
+    }
+}
+
+impl PreparedAttack {
+    /// Frame `index` as a program for the GPU preview, applied to clean frame `index`:
+    /// [`GpuProgram::Identity`] for a frame the attack leaves alone, the visual trigger's
+    /// program for a triggered one (TDBA with this frame's weight), `None` where the trigger
+    /// stays on the CPU (frame lag re-orders frames; motion blur, shake and JPEG have no shader).
+    pub fn gpu_program(&self, index: usize) -> Result<Option<GpuProgram>, SpecError> {
+        let (Some(visual), Some(ctx)) = (&self.visual, self.frame_ctx(index)) else {
+            return Ok(Some(GpuProgram::Identity));
+        };
+        if self.sources.is_some() {
+            return Ok(None);
+        }
+        visual.gpu_program(&ctx)
     }
 }
 

@@ -208,8 +208,9 @@ pub struct PreviewResources {
     pub preview: GpuPreview,
     pub view: PreviewView,
     last_key: Option<u64>,
-    /// The last render's error, for the canvas to show (it then draws the CPU result instead).
-    pub last_error: Option<String>,
+    /// The last render's key and error, for the app to read: the canvas then draws the CPU
+    /// result for that key instead.
+    pub last_error: Option<(u64, String)>,
 }
 
 /// One paint of the preview. `key` identifies (clip, frame, design revision): the compute pass
@@ -248,7 +249,10 @@ impl egui_wgpu::CallbackTrait for PreviewCallback {
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(r) = resources.get_mut::<PreviewResources>() {
-            r.last_error = r.update(device, queue, self).err().map(|e| e.to_string());
+            r.last_error = r
+                .update(device, queue, self)
+                .err()
+                .map(|e| (self.key, e.to_string()));
             r.view.set_mode(queue, self.mode);
         }
         Vec::new()

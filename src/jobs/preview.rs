@@ -7,7 +7,7 @@
 use super::{Job, Repaint, Sender, start};
 use crate::core::attack::{AttackSpec, PreparedAttack};
 use crate::core::metrics::{StealthAccumulator, diff_stats, psnr_from_sse, ssim_until};
-use crate::core::trigger::Scratch;
+use crate::core::trigger::{GpuProgram, Scratch};
 use crate::core::{Clip, Frame, SpecError};
 use crate::media::assets::FileAssets;
 use std::path::PathBuf;
@@ -40,6 +40,9 @@ pub struct PreviewRequest {
     pub diff_gain: f32,
     /// Where relative paths in the spec resolve (the project's or spec file's folder).
     pub assets_dir: PathBuf,
+    /// Send the frame's [`GpuProgram`] as soon as the attack is prepared, before the CPU
+    /// result (the canvas draws it on the GPU).
+    pub gpu: bool,
 }
 
 /// The frame at the playhead, clean and poisoned, with this frame's stealth figures.
@@ -82,6 +85,16 @@ pub enum PreviewEvent {
         key: PreviewKey,
         /// `Err`: core refused the spec for this clip (the field and its message).
         result: Result<Box<PreviewFrame>, SpecError>,
+    },
+    /// The frame's program for the GPU preview, sent before its [`PreviewEvent::Frame`] when the
+    /// request asked for it. `program: None`: this trigger has no shader; draw the CPU result.
+    Program {
+        key: PreviewKey,
+        /// The clean frame the program applies to.
+        clean: Frame,
+        program: Option<GpuProgram>,
+        /// Milliseconds spent preparing the attack (0 when it was cached).
+        prepare_ms: f64,
     },
     /// The SSIM of a frame already sent (`None`: it does not fit the 11-pixel window).
     Ssim { key: PreviewKey, ssim: Option<f64> },
@@ -229,6 +242,12 @@ fn run(shared: Shared, tx: Sender<PreviewEvent>) {
             Ok(req) => {
                 // A newer frame: the last one's SSIM is no longer wanted.
                 ssim_due = None;
+                if req.gpu
+                    && let Some(ev) = program_event(&req, &mut cache)
+                    && !tx.send(ev)
+                {
+                    return;
+                }
                 let event = preview_frame(&req, &mut cache, &mut scratch);
                 if let PreviewEvent::Frame { key, result: Ok(f) } = &event
                     && f.ssim_pending
@@ -365,11 +384,25 @@ pub fn preview_frame(
     PreviewEvent::Frame { key, result }
 }
 
-fn compute(
+/// The frame's GPU program (preparing the attack into `cache` if needed); `None` when the attack
+/// is refused, which the CPU path reports.
+fn program_event(req: &PreviewRequest, cache: &mut PreviewCache) -> Option<PreviewEvent> {
+    let (prepared, _, clean, prepare_ms) = prepared_for(req, cache).ok()?;
+    let program = prepared.gpu_program(req.key.frame).ok()?;
+    Some(PreviewEvent::Program {
+        key: req.key,
+        clean,
+        program,
+        prepare_ms,
+    })
+}
+
+/// The attack prepared for `req`'s revision and clip shape (from `cache` when it is there), the
+/// clip's frame count, the clean frame and the milliseconds spent preparing.
+fn prepared_for(
     req: &PreviewRequest,
     cache: &mut PreviewCache,
-    scratch: &mut Scratch,
-) -> Result<PreviewFrame, SpecError> {
+) -> Result<(Arc<PreparedAttack>, usize, Frame, f64), SpecError> {
     let cache = &mut cache.0;
     let (frames, clean) = match &req.source {
         FrameSource::Clip(c) => {
@@ -407,11 +440,19 @@ fn compute(
     } else {
         0.0
     };
-    let prepared = match cache.as_ref().map(|c| &c.prepared) {
-        Some(Ok(p)) => p.clone(),
-        Some(Err(e)) => return Err(e.clone()),
-        None => return Err(SpecError::new("spec", "not prepared")),
-    };
+    match cache.as_ref().map(|c| &c.prepared) {
+        Some(Ok(p)) => Ok((p.clone(), frames, clean, prepare_ms)),
+        Some(Err(e)) => Err(e.clone()),
+        None => Err(SpecError::new("spec", "not prepared")),
+    }
+}
+
+fn compute(
+    req: &PreviewRequest,
+    cache: &mut PreviewCache,
+    scratch: &mut Scratch,
+) -> Result<PreviewFrame, SpecError> {
+    let (prepared, frames, clean, prepare_ms) = prepared_for(req, cache)?;
     let t1 = Instant::now();
     let i = req.key.frame;
     let src = prepared.source_of(i);
@@ -490,6 +531,7 @@ mod tests {
             source: FrameSource::Clip(clip()),
             diff_gain: 4.0,
             assets_dir: PathBuf::from("."),
+            gpu: false,
         }
     }
 
@@ -498,7 +540,11 @@ mod tests {
         while Instant::now() < deadline {
             match w.try_recv() {
                 Some(PreviewEvent::Frame { key, result }) => return (key, result),
-                Some(PreviewEvent::Clip { .. } | PreviewEvent::Ssim { .. }) => {}
+                Some(
+                    PreviewEvent::Clip { .. }
+                    | PreviewEvent::Ssim { .. }
+                    | PreviewEvent::Program { .. },
+                ) => {}
                 None => std::thread::sleep(Duration::from_millis(2)),
             }
         }
@@ -545,6 +591,7 @@ mod tests {
                     ssim = Some(s);
                 }
                 Some(PreviewEvent::Clip { stealth, .. }) => clip_fig = Some(stealth),
+                Some(PreviewEvent::Program { .. }) => panic!("no GPU program was asked for"),
                 None => std::thread::sleep(Duration::from_millis(2)),
             }
         }
@@ -555,6 +602,62 @@ mod tests {
         assert_eq!(c.ssim_mean, report.ssim_mean);
         assert_eq!(c.linf, report.linf);
         assert_eq!(c.temporal_flicker, report.temporal_flicker);
+    }
+
+    /// Asked for, the GPU program comes first, for the clean frame of the key; a trigger
+    /// without a shader says so, and an untriggered frame is the identity.
+    #[test]
+    fn the_gpu_program_comes_before_the_cpu_frame() {
+        let w = PreviewWorker::start(crate::jobs::no_repaint()).expect("starts");
+        let first = |r: PreviewRequest| {
+            let key = r.key;
+            w.request(r);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                assert!(Instant::now() < deadline, "no event in 20 s");
+                match w.try_recv() {
+                    Some(PreviewEvent::Program {
+                        key: k,
+                        clean,
+                        program,
+                        ..
+                    }) => {
+                        assert_eq!(k, key);
+                        assert_eq!(clean.rgb(), clip().frames()[key.frame].rgb());
+                        return program;
+                    }
+                    Some(PreviewEvent::Frame { key: k, .. }) if k == key => {
+                        panic!("the CPU frame came first")
+                    }
+                    Some(_) => {}
+                    None => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        };
+        let spec = crate::core::design::default_spec();
+        let p = first(PreviewRequest {
+            gpu: true,
+            ..req(2, 1, spec.clone())
+        });
+        assert_eq!(p.map(|p| p.name()), Some("patch"));
+        let mut jpeg = spec.clone();
+        jpeg.visual = VisualTrigger::default_of("jpeg");
+        let p = first(PreviewRequest {
+            gpu: true,
+            ..req(2, 2, jpeg)
+        });
+        assert!(p.is_none(), "JPEG has no shader");
+        let mut few = spec;
+        few.temporal.frames = crate::core::placement::FrameSelection::Range { start: 0, len: 1 };
+        let p = first(PreviewRequest {
+            gpu: true,
+            ..req(2, 3, few)
+        });
+        assert_eq!(
+            p.map(|p| p.name()),
+            Some("identity"),
+            "frame 2 is not triggered"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use super::{LoadState, StudioState, UiCommand};
 use crate::core::Frame;
 use crate::core::design::{DesignCommand, ViewMode, ViewSettings};
+use crate::gpu::preview_callback::{PreviewCallback, ViewMode as GpuView};
 use crate::jobs::preview::PreviewFrame;
 use std::collections::HashMap;
 
@@ -113,68 +114,69 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
 
     let nearest = scale >= 2.0;
     let ctx = ui.ctx().clone();
+    // The GPU draws the poisoned frame straight from the worker's program, before the CPU
+    // result is in; a program its last render refused falls back to the CPU textures.
+    let gpu = state
+        .preview
+        .gpu
+        .program_for(clip_id)
+        .map(|(k, c, p)| (hash_key(k.clip, k.frame, k.revision), c.clone(), p.clone()))
+        .filter(|(k, _, _)| state.preview.gpu.error.as_ref().is_none_or(|(e, _)| e != k));
+    state.preview.gpu_drawn = gpu.is_some();
     let cache = &mut state.preview.textures;
     let clean_tex = texture(&ctx, cache, "clean", clean_key, &clean, nearest);
-    let (poisoned_tex, diff_tex) = match &shown {
-        Some((k, p)) => (
-            Some(texture(&ctx, cache, "poisoned", *k, &p.poisoned, nearest)),
-            Some(texture(
-                &ctx,
-                cache,
-                "diff",
-                *k ^ u64::from(p.diff_gain.to_bits()).rotate_left(17),
-                &p.diff,
-                nearest,
-            )),
-        ),
-        None => (None, None),
-    };
     let painter = ui.painter_at(avail);
     painter.rect_filled(avail, 0.0, egui::Color32::from_gray(24));
     let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
     let white = egui::Color32::WHITE;
-    let poisoned_or_clean = poisoned_tex.unwrap_or(clean_tex);
-    match view.mode {
-        ViewMode::Clean => {
-            painter.image(clean_tex, first, uv, white);
-        }
-        ViewMode::Poisoned => {
-            painter.image(poisoned_or_clean, first, uv, white);
-        }
-        ViewMode::Difference => match diff_tex {
-            Some(t) => {
-                painter.image(t, first, uv, white);
+    if let Some((key, gpu_clean, program)) = gpu {
+        let callback = |rect: egui::Rect, mode: GpuView| {
+            painter.add(egui_wgpu::Callback::new_paint_callback(
+                rect,
+                PreviewCallback {
+                    clean: gpu_clean.clone(),
+                    program: program.clone(),
+                    mode,
+                    key,
+                },
+            ));
+        };
+        match view.mode {
+            ViewMode::Clean => {
+                painter.image(clean_tex, first, uv, white);
             }
-            None => {
-                painter.rect_filled(first, 0.0, egui::Color32::BLACK);
+            ViewMode::Poisoned => callback(first, GpuView::Poisoned),
+            ViewMode::Difference => callback(
+                first,
+                GpuView::Difference {
+                    gain: view.diff_gain,
+                },
+            ),
+            ViewMode::SideBySide => {
+                painter.image(clean_tex, first, uv, white);
+                callback(pane(1.0), GpuView::Poisoned);
             }
-        },
-        ViewMode::SideBySide => {
-            painter.image(clean_tex, first, uv, white);
-            painter.image(poisoned_or_clean, pane(1.0), uv, white);
+            ViewMode::Wipe => {
+                callback(first, GpuView::Wipe { x: view.wipe });
+                let split = first.min.x + first.width() * view.wipe;
+                painter.vline(
+                    split,
+                    first.y_range(),
+                    egui::Stroke::new(2.0, egui::Color32::YELLOW),
+                );
+            }
         }
-        ViewMode::Wipe => {
-            let split = first.min.x + first.width() * view.wipe;
-            let left = egui::Rect::from_min_max(first.min, egui::pos2(split, first.max.y));
-            let right = egui::Rect::from_min_max(egui::pos2(split, first.min.y), first.max);
-            painter.image(
-                clean_tex,
-                left,
-                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(view.wipe, 1.0)),
-                white,
-            );
-            painter.image(
-                poisoned_or_clean,
-                right,
-                egui::Rect::from_min_max(egui::pos2(view.wipe, 0.0), egui::pos2(1.0, 1.0)),
-                white,
-            );
-            painter.vline(
-                split,
-                first.y_range(),
-                egui::Stroke::new(2.0, egui::Color32::YELLOW),
-            );
-        }
+    } else {
+        cpu_panes(
+            &ctx,
+            cache,
+            &painter,
+            &view,
+            shown.as_ref(),
+            clean_tex,
+            [first, pane(1.0)],
+            nearest,
+        );
     }
     if scale >= GRID_FROM {
         pixel_grid(&painter, first, scale, avail);
@@ -306,6 +308,79 @@ fn send_view(state: &mut StudioState, view: ViewSettings) {
         state
             .commands
             .push(UiCommand::Design(DesignCommand::SetView(view)));
+    }
+}
+
+/// The panes from the CPU result, through egui textures uploaded when their frame changes.
+#[allow(clippy::too_many_arguments)]
+fn cpu_panes(
+    ctx: &egui::Context,
+    cache: &mut HashMap<&'static str, (u64, bool, egui::TextureHandle)>,
+    painter: &egui::Painter,
+    view: &ViewSettings,
+    shown: Option<&(u64, PreviewFrame)>,
+    clean_tex: egui::TextureId,
+    [first, second]: [egui::Rect; 2],
+    nearest: bool,
+) {
+    let (poisoned_tex, diff_tex) = match shown {
+        Some((k, p)) => (
+            Some(texture(ctx, cache, "poisoned", *k, &p.poisoned, nearest)),
+            Some(texture(
+                ctx,
+                cache,
+                "diff",
+                *k ^ u64::from(p.diff_gain.to_bits()).rotate_left(17),
+                &p.diff,
+                nearest,
+            )),
+        ),
+        None => (None, None),
+    };
+    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+    let white = egui::Color32::WHITE;
+    let poisoned_or_clean = poisoned_tex.unwrap_or(clean_tex);
+    match view.mode {
+        ViewMode::Clean => {
+            painter.image(clean_tex, first, uv, white);
+        }
+        ViewMode::Poisoned => {
+            painter.image(poisoned_or_clean, first, uv, white);
+        }
+        ViewMode::Difference => match diff_tex {
+            Some(t) => {
+                painter.image(t, first, uv, white);
+            }
+            None => {
+                painter.rect_filled(first, 0.0, egui::Color32::BLACK);
+            }
+        },
+        ViewMode::SideBySide => {
+            painter.image(clean_tex, first, uv, white);
+            painter.image(poisoned_or_clean, second, uv, white);
+        }
+        ViewMode::Wipe => {
+            let split = first.min.x + first.width() * view.wipe;
+            let left = egui::Rect::from_min_max(first.min, egui::pos2(split, first.max.y));
+            let right = egui::Rect::from_min_max(egui::pos2(split, first.min.y), first.max);
+            painter.image(
+                clean_tex,
+                left,
+                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(view.wipe, 1.0)),
+                white,
+            );
+            painter.image(
+                poisoned_or_clean,
+                right,
+                egui::Rect::from_min_max(egui::pos2(view.wipe, 0.0), egui::pos2(1.0, 1.0)),
+                white,
+            );
+            painter.vline(
+                split,
+                first.y_range(),
+                egui::Stroke::new(2.0, egui::Color32::YELLOW),
+            );
+        }
     }
 }
 

@@ -147,6 +147,31 @@ fn menus_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             state.commands.push(UiCommand::Redo);
         }
     });
+    view_menu_ui(state, ui);
+}
+
+fn view_menu_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    ui.menu_button("View", |ui| {
+        let g = &state.preview.gpu;
+        let mut on = g.on && g.available;
+        let hint = if g.available {
+            "The canvas applies the trigger in a shader as soon as the attack is prepared; \
+             the CPU result (what export and training use) follows for the figures."
+        } else {
+            "No wgpu renderer: the canvas draws the CPU result."
+        };
+        if ui
+            .add_enabled(
+                g.available,
+                egui::Checkbox::new(&mut on, "Preview on the GPU"),
+            )
+            .on_hover_text(hint)
+            .on_disabled_hover_text(hint)
+            .changed()
+        {
+            state.commands.push(UiCommand::SetGpuPreview(on));
+        }
+    });
 }
 
 /// After a crash: offer the autosave of the last session.

@@ -136,6 +136,8 @@ pub enum UiCommand {
     SetVolume(f32),
     /// Playback speed (one of `app::prefs::SPEEDS`).
     SetSpeed(f32),
+    /// Draw the canvas's poisoned frame on the GPU (or from the CPU result).
+    SetGpuPreview(bool),
     SetMonitor(crate::jobs::player::Monitor),
     /// Parse `experiments.spec_text` and start the run on a worker thread.
     StartRun,
@@ -177,6 +179,38 @@ pub struct PreviewView {
     pub requested: Option<PreviewKey>,
     pub clip_stealth: Option<(u32, u64, ClipStealth)>,
     pub(crate) textures: std::collections::HashMap<&'static str, (u64, bool, egui::TextureHandle)>,
+    /// Whether the canvas draws the poisoned frame on the GPU (the app decides from the adapter
+    /// and the user's choice); the CPU result still comes for the figures and the readout.
+    pub gpu: GpuPreview,
+    /// Whether the canvas drew the poisoned frame on the GPU this frame.
+    pub gpu_drawn: bool,
+}
+
+/// The GPU preview's state: whether it can and should run, and the latest program to draw.
+#[derive(Default)]
+pub struct GpuPreview {
+    /// eframe renders with wgpu, so the paint callback can run.
+    pub available: bool,
+    /// The canvas draws through it (on by default on a real GPU, off on a CPU rasteriser).
+    pub on: bool,
+    /// The latest program from the worker: (key, clean frame, program). Dropped when the
+    /// trigger has no shader, so the CPU result draws.
+    pub latest: Option<(PreviewKey, Frame, crate::core::trigger::GpuProgram)>,
+    /// The key (the canvas's hash of clip, frame, revision) and message of the last error the
+    /// GPU preview reported; the canvas draws the CPU result for that key.
+    pub error: Option<(u64, String)>,
+}
+
+impl GpuPreview {
+    /// The program to draw for `clip`, when the GPU preview is on.
+    pub fn program_for(
+        &self,
+        clip: u32,
+    ) -> Option<&(PreviewKey, Frame, crate::core::trigger::GpuProgram)> {
+        self.latest
+            .as_ref()
+            .filter(|(k, _, _)| self.on && self.available && k.clip == clip)
+    }
 }
 
 impl PreviewView {

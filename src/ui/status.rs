@@ -7,6 +7,13 @@ pub fn status_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         let s = &state.status;
         ui.label(format!("Renderer: {}", s.renderer));
         ui.separator();
+        let g = &state.preview.gpu;
+        ui.label(match (&g.error, g.on && g.available) {
+            (Some((_, e)), true) => format!("Preview: CPU (the shader failed: {e})"),
+            (None, true) => "Preview: GPU shader".to_string(),
+            _ => "Preview: CPU".to_string(),
+        });
+        ui.separator();
         ui.label(format!("Compute: {}", s.compute));
         ui.separator();
         ui.label(format!("Audio: {}", s.audio));
