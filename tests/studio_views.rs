@@ -328,6 +328,49 @@ fn two_x_plays_the_clip_twice_as_fast_as_one_x() {
     );
 }
 
+/// With loop off, playback stops at the end; Play then starts again from the beginning.
+#[test]
+fn play_at_the_end_starts_again_from_the_beginning() {
+    let mut h = harness(opts("end"));
+    settle(&mut h);
+    let push = |h: &mut Harness<'static, TriggerLabApp>, c| {
+        h.state_mut().state_mut().commands.push(c);
+        h.step();
+    };
+    use triggerlab::ui::UiCommand;
+    push(&mut h, UiCommand::SetLooping(false));
+    push(&mut h, UiCommand::SetSpeed(2.0));
+    let last = triggerlab::ui::timeline::clip_frames(h.state().state()).expect("frames") - 1;
+    push(&mut h, UiCommand::SeekFrame(last));
+    push(&mut h, UiCommand::Play);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.state().state().playback.playing {
+        assert!(Instant::now() < deadline, "playback never reached the end");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let end = h.state().state().playback.position_secs;
+    let duration = h
+        .state()
+        .state()
+        .selected_entry()
+        .map(|e| e.duration_secs())
+        .expect("a clip");
+    assert!(
+        (end - duration).abs() < 1e-6,
+        "stopped at {end} of {duration} s"
+    );
+    push(&mut h, UiCommand::Play);
+    h.step();
+    let s = h.state().state();
+    assert!(s.playback.playing, "Play at the end plays");
+    assert!(
+        s.playback.position_secs < 0.5,
+        "from the beginning, not the end: {} s",
+        s.playback.position_secs
+    );
+}
+
 #[derive(Default)]
 struct MemStorage(HashMap<String, String>);
 
@@ -352,6 +395,7 @@ fn preferences_survive_a_restart() {
     cmds.push(triggerlab::ui::UiCommand::SetVolume(0.4));
     cmds.push(triggerlab::ui::UiCommand::SetSpeed(0.5));
     cmds.push(triggerlab::ui::UiCommand::SetLooping(false));
+    cmds.push(triggerlab::ui::UiCommand::SetGpuPreview(true));
     h.step();
     h.get_by_label("Difference").click();
     h.step();
@@ -368,6 +412,7 @@ fn preferences_survive_a_restart() {
     assert_eq!(s.playback.speed, 0.5);
     assert!(!s.playback.looping);
     assert_eq!(s.doc.design().view.mode, ViewMode::Difference);
+    assert!(s.preview.gpu.on, "the GPU-preview choice is kept");
 }
 
 /// The GPU preview is the canvas's interactive view: with it on, the poisoned pane is drawn by
@@ -420,14 +465,18 @@ fn the_gpu_preview_draws_what_the_cpu_path_draws() {
                 r
             };
             // The screen pixel at the centre of each frame pixel: the two runs' status bars
-            // differ in length, so their canvases need not line up on screen.
+            // differ in length, so their canvases need not line up on screen. Rows under the
+            // pane's label (top) and the difference scale (bottom) are left out: text lands on
+            // different pixels when the canvas moves by a fraction of a pixel.
             let f = s.current_frame().expect("a frame").0;
             let (fw, fh) = (f.width(), f.height());
-            image::RgbaImage::from_fn(fw, fh, |x, y| {
+            let y0 = (24.0 * fh as f32 / r.height()).ceil() as u32;
+            let y1 = fh - (44.0 * fh as f32 / r.height()).ceil() as u32;
+            image::RgbaImage::from_fn(fw, y1 - y0, |x, y| {
                 let p = r.min
                     + egui::vec2(
                         (x as f32 + 0.5) * r.width() / fw as f32,
-                        (y as f32 + 0.5) * r.height() / fh as f32,
+                        ((y + y0) as f32 + 0.5) * r.height() / fh as f32,
                     );
                 *img.get_pixel(p.x as u32, p.y as u32)
             })
@@ -435,13 +484,19 @@ fn the_gpu_preview_draws_what_the_cpu_path_draws() {
         let on_gpu = canvas(Some(true), mode);
         let on_cpu = canvas(Some(false), mode);
         assert_eq!(on_gpu.dimensions(), on_cpu.dimensions());
-        let worst = on_gpu
-            .pixels()
+        let (worst, at) = on_gpu
+            .enumerate_pixels()
             .zip(on_cpu.pixels())
-            .map(|(a, b)| (0..3).map(|c| a.0[c].abs_diff(b.0[c])).max().unwrap_or(0))
-            .max()
-            .unwrap_or(0);
-        assert!(worst <= 2, "{kind} {mode:?}: GPU and CPU differ by {worst}");
+            .map(|((x, y, a), b)| {
+                let d = (0..3).map(|c| a.0[c].abs_diff(b.0[c])).max().unwrap_or(0);
+                (d, (x, y, a.0, b.0))
+            })
+            .max_by_key(|(d, _)| *d)
+            .expect("pixels");
+        assert!(
+            worst <= 2,
+            "{kind} {mode:?}: GPU and CPU differ by {worst} at (x, y, gpu, cpu) = {at:?}"
+        );
         let clean = canvas(Some(false), ViewMode::Clean);
         let changed = on_gpu
             .pixels()

@@ -64,8 +64,15 @@ impl TriggerLabApp {
                 }
             }
         }
+        // A worker that ended without a result (a panic, logged by the job) is an error, so
+        // nothing waits for it; `worker_done` is read first so a result sent just before the
+        // end is still taken.
         if let Some((did, job)) = &ctl.decode
-            && let Some(r) = job.try_recv()
+            && let Some(r) = {
+                let ended = job.worker_done();
+                job.try_recv()
+                    .or_else(|| ended.then(|| Err("the decoding worker stopped".to_string())))
+            }
         {
             let did = *did;
             ctl.decode = None;
@@ -82,7 +89,11 @@ impl TriggerLabApp {
         }
         let ctl = &mut self.audio_ctl;
         if let Some((_, job)) = &ctl.job
-            && let Some(r) = job.try_recv()
+            && let Some(r) = {
+                let ended = job.worker_done();
+                job.try_recv()
+                    .or_else(|| ended.then(|| Err("the worker stopped".to_string())))
+            }
         {
             let key = ctl.job.take().map(|(k, _)| k);
             match r {

@@ -1374,6 +1374,16 @@ impl TriggerLabApp {
     /// Starts playing at the transport's speed (1×: the player and its sound; otherwise the
     /// wall clock, muted).
     fn play(&mut self) {
+        // Play at the end (after a run with loop off) starts again from the beginning, as
+        // media players do, instead of stopping at once.
+        let at_end = self.state.selected_entry().is_some_and(|e| {
+            let d = e.duration_secs();
+            let frame = e.fps().map_or(0.0, |f| 0.25 / f.to_f64().max(1e-3));
+            d > 0.0 && self.state.playback.position_secs >= d - frame
+        });
+        if at_end {
+            self.seek(0.0);
+        }
         self.state.playback.playing = true;
         if self.state.playback.speed == 1.0 {
             self.varispeed = None;

@@ -28,14 +28,24 @@ impl ThumbCtl {
     }
 
     pub(super) fn tick(&mut self, state: &mut StudioState, assets_dir: &Path, repaint: &Repaint) {
-        if let Some((_, job)) = &self.job
-            && let Some((key, result)) = job.try_recv()
-        {
-            self.job = None;
-            self.done = Some(key);
-            // A refusal is shown by the preview, under its field; the strip keeps the last one.
-            if let Ok(t) = result {
-                state.thumbs.shown = Some((key, t));
+        if let Some((k, job)) = &self.job {
+            // Read before the channel: a worker that sent its result and ended is not mistaken
+            // for one that died.
+            let ended = job.worker_done();
+            if let Some((key, result)) = job.try_recv() {
+                self.job = None;
+                self.done = Some(key);
+                // A refusal is shown by the preview, under its field; the strip keeps the last.
+                if let Ok(t) = result {
+                    state.thumbs.shown = Some((key, t));
+                }
+            } else if ended {
+                // It ended without a word (a panic, logged by the job): give up on this key,
+                // so nobody waits for it.
+                let key = *k;
+                self.job = None;
+                self.done = Some(key);
+                state.error("the thumbnails could not be made (the worker stopped)");
             }
         }
         let Some(want) = Self::wanted(state) else {

@@ -142,12 +142,21 @@ pub fn read_dataset(
             return None;
         }
     }
-    for (i, reason) in bad.iter().rev() {
-        let it = ds.items.remove(*i);
-        ds.skipped.push(crate::media::dataset::Skipped {
-            path: it.path,
-            reason: reason.clone(),
-        });
+    // One pass: removing each unreadable file in turn moves the rest every time, quadratic
+    // on a dataset with many bad files.
+    let mut reasons: Vec<Option<String>> = vec![None; n];
+    for (i, reason) in bad {
+        reasons[i] = Some(reason);
+    }
+    let items = std::mem::take(&mut ds.items);
+    for (it, reason) in items.into_iter().zip(reasons) {
+        match reason {
+            Some(reason) => ds.skipped.push(crate::media::dataset::Skipped {
+                path: it.path,
+                reason,
+            }),
+            None => ds.items.push(it),
+        }
     }
     ds.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Some(Ok(DatasetView::from_dataset(&ds)))
