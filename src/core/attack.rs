@@ -417,9 +417,11 @@ impl PreparedAttack {
         if !self.changes_pixels(index) {
             return Ok(src.clone());
         }
-        let mut px = src.rgb().to_vec();
-        self.apply_frame(index, &mut px, scratch)?;
-        Frame::new(src.width(), src.height(), px).map_err(|e| e.to_string())
+        // One copy, into the buffer the frame keeps (`Frame::new` of a `Vec` copies again).
+        let mut rgb: std::sync::Arc<[u8]> = std::sync::Arc::from(src.rgb());
+        let px = std::sync::Arc::get_mut(&mut rgb).ok_or("the frame's buffer is shared")?;
+        self.apply_frame(index, px, scratch)?;
+        Frame::new(src.width(), src.height(), rgb).map_err(|e| e.to_string())
     }
 }
 
@@ -455,11 +457,7 @@ pub fn apply_clip(
                 .selected()
                 .par_iter()
                 .map_init(Scratch::default, |scratch, &index| {
-                    let src = &clip.frames()[index];
-                    let mut px = src.rgb().to_vec();
-                    prepared.apply_frame(index, &mut px, scratch)?;
-                    let f = Frame::new(src.width(), src.height(), px).map_err(|e| e.to_string())?;
-                    Ok((index, f))
+                    Ok((index, prepared.poisoned_frame(index, clip.frames(), scratch)?))
                 })
                 .collect::<Result<_, String>>()
                 .map_err(ApplyError::Frame)?;
