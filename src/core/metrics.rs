@@ -40,6 +40,7 @@ const DIFF_FLUSH_STEPS: usize = 1 << 16;
 /// `gain` (NaN included). A saturating float-to-int cast stays scalar even in a vectorised loop;
 /// clamping, truncating and adding 1.5·2²³ (which leaves the integer in the low bits) does not.
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // clamp keeps a NaN (NaN gain); min then max gives 255, as the cast
 fn amplify(d: u8, gain: f32) -> u8 {
     const MAGIC: f32 = 12_582_912.0;
     ((f32::from(d) * gain).min(255.0).max(0.0).trunc() + MAGIC).to_bits() as u8
