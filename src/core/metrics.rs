@@ -30,18 +30,61 @@ pub fn psnr_from_sse(sse: u64, n: usize) -> Option<f64> {
     (mse > 0.0).then(|| 10.0 * (255.0 * 255.0 / mse).log10())
 }
 
-/// One pass over two frames' samples: `lut[|a − b|]` per sample (the preview's amplified
-/// difference image), with the sum of squared differences and the L∞ of the same samples.
-pub fn diff_stats(a: &[u8], b: &[u8], lut: &[u8; 256]) -> (Vec<u8>, u64, u8) {
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    let (mut sse, mut max) = (0u64, 0u8);
-    for (&x, &y) in a.iter().zip(b) {
-        let d = x.abs_diff(y);
-        out.push(lut[usize::from(d)]);
-        sse += u64::from(d) * u64::from(d);
-        max = max.max(d);
+/// Byte lanes per step of [`diff_stats`]: one AVX-512 register, two AVX2 ones.
+const DIFF_LANES: usize = 64;
+/// Steps between flushes of the u32 squared-difference lanes into the u64 sum: each step adds
+/// at most 255² to a lane, and 65 536 · 255² < 2³².
+const DIFF_FLUSH_STEPS: usize = 1 << 16;
+
+/// `min(d·gain, 255)` truncated to a byte, as `(d as f32 * gain).min(255.0) as u8` for every
+/// `gain` (NaN included). A saturating float-to-int cast stays scalar even in a vectorised loop;
+/// clamping, truncating and adding 1.5·2²³ (which leaves the integer in the low bits) does not.
+#[inline(always)]
+#[allow(clippy::manual_clamp)] // clamp keeps a NaN (NaN gain); min then max gives 255, as the cast
+fn amplify(d: u8, gain: f32) -> u8 {
+    const MAGIC: f32 = 12_582_912.0;
+    ((f32::from(d) * gain).min(255.0).max(0.0).trunc() + MAGIC).to_bits() as u8
+}
+
+/// One pass over two frames' samples: writes `min(|a − b|·gain, 255)` (truncated) per sample
+/// into `out` (the preview's amplified difference image) and returns the sum of squared
+/// differences and the L∞ of the same samples. Covers the shortest of the three slices.
+pub fn diff_stats(a: &[u8], b: &[u8], gain: f32, out: &mut [u8]) -> (u64, u8) {
+    let n = a.len().min(b.len()).min(out.len());
+    diff_kernel(&a[..n], &b[..n], gain, &mut out[..n])
+}
+
+crate::core::trigger::simd_kernel! {
+/// [`diff_stats`] on equal-length slices, in fixed-size lanes so that it vectorises: the L∞
+/// and the squared sums are kept per lane and reduced at the end (integers, so exact).
+fn diff_kernel(a: &[u8], b: &[u8], gain: f32, out: &mut [u8]) -> (u64, u8) {
+    let (mut sse, mut max) = (0u64, [0u8; DIFF_LANES]);
+    let block = DIFF_LANES * DIFF_FLUSH_STEPS;
+    for ((a, b), out) in a.chunks(block).zip(b.chunks(block)).zip(out.chunks_mut(block)) {
+        let (ca, ra) = a.as_chunks::<DIFF_LANES>();
+        let (cb, rb) = b.as_chunks::<DIFF_LANES>();
+        let (co, ro) = out.as_chunks_mut::<DIFF_LANES>();
+        let mut acc = [0u32; DIFF_LANES];
+        for ((x, y), o) in ca.iter().zip(cb).zip(co.iter_mut()) {
+            for i in 0..DIFF_LANES {
+                let d = x[i].abs_diff(y[i]);
+                max[i] = max[i].max(d);
+                // Wrapping: cannot overflow (see DIFF_FLUSH_STEPS), and an overflow check (the
+                // dev profile has them) would keep the loop scalar.
+                acc[i] = acc[i].wrapping_add(u32::from(d).wrapping_mul(u32::from(d)));
+                o[i] = amplify(d, gain);
+            }
+        }
+        sse += acc.iter().map(|&v| u64::from(v)).sum::<u64>();
+        for ((&x, &y), o) in ra.iter().zip(rb).zip(ro.iter_mut()) {
+            let d = x.abs_diff(y);
+            max[0] = max[0].max(d);
+            sse += u64::from(d) * u64::from(d);
+            *o = amplify(d, gain);
+        }
     }
-    (out, sse, max)
+    (sse, max.into_iter().max().unwrap_or(0))
+}
 }
 
 pub fn linf(a: &[u8], b: &[u8]) -> u8 {
@@ -304,13 +347,60 @@ mod tests {
 
     #[test]
     fn the_fused_pass_matches_psnr_and_linf() {
-        let a: Vec<u8> = (0..3000).map(|i| (i * 7 % 256) as u8).collect();
-        let b: Vec<u8> = (0..3000).map(|i| (i * 13 % 256) as u8).collect();
-        let lut: [u8; 256] = std::array::from_fn(|d| (d * 2).min(255) as u8);
-        let (img, sse, max) = diff_stats(&a, &b, &lut);
+        // Longer than one flush block, with a ragged tail, so every path runs.
+        let n = DIFF_LANES * DIFF_FLUSH_STEPS + 1000 + 37;
+        let a: Vec<u8> = (0..n).map(|i| (i * 7 % 256) as u8).collect();
+        let b: Vec<u8> = (0..n).map(|i| (i * 13 % 251) as u8).collect();
+        let mut img = vec![0u8; n];
+        let (sse, max) = diff_stats(&a, &b, 2.0, &mut img);
         assert_eq!(psnr_from_sse(sse, a.len()), psnr_db(&a, &b));
+        let want: u64 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| u64::from(x.abs_diff(y)).pow(2))
+            .sum();
+        assert_eq!(sse, want);
         assert_eq!(max, linf(&a, &b));
-        assert_eq!(img[5], lut[usize::from(a[5].abs_diff(b[5]))]);
+        for (i, &v) in img.iter().enumerate() {
+            assert_eq!(
+                v,
+                (a[i].abs_diff(b[i]) as f32 * 2.0).min(255.0) as u8,
+                "{i}"
+            );
+        }
+        // The worst case for the u32 lanes: every difference 255 for a whole flush block.
+        let (z, f) = (vec![0u8; n], vec![255u8; n]);
+        assert_eq!(
+            diff_stats(&z, &f, 1.0, &mut img),
+            (n as u64 * 255 * 255, 255)
+        );
+    }
+
+    #[test]
+    fn the_amplified_difference_is_the_saturating_cast_for_any_gain() {
+        let gains = [
+            0.0,
+            -0.0,
+            0.5,
+            1.0,
+            1.0 / 3.0,
+            2.7,
+            8.0,
+            100.0,
+            1e30,
+            -1.0,
+            -0.3,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+        ];
+        for g in gains {
+            for d in 0..=255u8 {
+                assert_eq!(amplify(d, g), (d as f32 * g).min(255.0) as u8, "{d} × {g}");
+            }
+        }
     }
 
     #[test]

@@ -481,10 +481,12 @@ fn compute(
     } else {
         1.0
     };
-    // One lookup per sample, and PSNR and L∞ from the same pass: at 720p three passes and a
-    // float multiply per sample cost more than most triggers.
-    let lut: [u8; 256] = std::array::from_fn(|d| (d as f32 * gain).min(255.0) as u8);
-    let (diff_px, sse, linf_v) = diff_stats(clean.rgb(), poisoned.rgb(), &lut);
+    // PSNR and L∞ from the same pass as the difference image: at 720p three passes cost more
+    // than most triggers. It is written straight into the frame's buffer (a new `Arc`, so
+    // `get_mut` succeeds): `Frame::new` of a `Vec` would copy it.
+    let mut diff_px: Arc<[u8]> = std::iter::repeat_n(0, clean.rgb().len()).collect();
+    let buf = Arc::get_mut(&mut diff_px).ok_or_else(|| SpecError::new("input", "diff buffer"))?;
+    let (sse, linf_v) = diff_stats(clean.rgb(), poisoned.rgb(), gain, buf);
     let diff = Frame::new(clean.width(), clean.height(), diff_px)
         .map_err(|e| SpecError::new("input", e.to_string()))?;
     let psnr = psnr_from_sse(sse, clean.rgb().len());

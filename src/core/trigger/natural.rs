@@ -185,19 +185,44 @@ impl SparseFilter {
             acc.iter_mut().for_each(|a| *a = 0.0);
             for &(dx, dy, wt) in &self.taps {
                 let row = &src[clamp(y as isize + dy, h) * w * 3..][..w * 3];
-                for x in 0..w {
-                    let sx = clamp(x as isize + dx, w) * 3;
+                // Columns x whose x + dx lies inside the row read a contiguous run of it (a
+                // slice op that vectorises); the columns left and right of them read the
+                // replicated edge pixel. Every sample gets the same `acc += wt·v` in tap order,
+                // so the result is what one loop over clamped columns gives.
+                let lo = (-dx).clamp(0, w as isize) as usize;
+                let hi = (w as isize - dx).clamp(lo as isize, w as isize) as usize;
+                if hi > lo {
+                    let from = ((lo as isize + dx) * 3) as usize;
+                    add_weighted(&mut acc[lo * 3..hi * 3], &row[from..][..(hi - lo) * 3], wt);
+                }
+                for (x, edge) in (0..lo).map(|x| (x, 0)).chain((hi..w).map(|x| (x, w - 1))) {
                     let a = &mut acc[x * 3..x * 3 + 3];
-                    a[0] += wt * f32::from(row[sx]);
-                    a[1] += wt * f32::from(row[sx + 1]);
-                    a[2] += wt * f32::from(row[sx + 2]);
+                    a[0] += wt * f32::from(row[edge * 3]);
+                    a[1] += wt * f32::from(row[edge * 3 + 1]);
+                    a[2] += wt * f32::from(row[edge * 3 + 2]);
                 }
             }
-            for (d, &a) in dst[y * w * 3..(y + 1) * w * 3].iter_mut().zip(acc.iter()) {
-                *d = super::to_u8(a);
-            }
+            store_rounded(&mut dst[y * w * 3..(y + 1) * w * 3], acc);
         }
     }
+}
+
+super::simd_kernel! {
+/// `acc[i] += wt · src[i]`: one tap of a [`SparseFilter`] over a run of columns.
+fn add_weighted(acc: &mut [f32], src: &[u8], wt: f32) {
+    for (a, &v) in acc.iter_mut().zip(src) {
+        *a += wt * f32::from(v);
+    }
+}
+}
+
+super::simd_kernel! {
+/// `dst[i] = round(clip(acc[i]))`.
+fn store_rounded(dst: &mut [u8], acc: &[f32]) {
+    for (d, &a) in dst.iter_mut().zip(acc) {
+        *d = super::to_u8(a);
+    }
+}
 }
 
 /// Translates `src` by (`dx`, `dy`) into `dst` (content moves right/down for positive values),
@@ -363,6 +388,62 @@ mod tests {
         .apply(&src, &mut dst, 5, 1, &mut Vec::new());
         let r: Vec<u8> = dst.chunks(3).map(|p| p[0]).collect();
         assert_eq!(r, vec![0, 85, 170, 255, 255]);
+    }
+
+    /// The filter as one loop over clamped columns (what `apply` splits into runs).
+    fn apply_reference(f: &SparseFilter, src: &[u8], w: usize, h: usize) -> Vec<u8> {
+        let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
+        let mut dst = vec![0u8; src.len()];
+        let mut acc = vec![0f32; w * 3];
+        for y in 0..h {
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            for &(dx, dy, wt) in &f.taps {
+                let row = &src[clamp(y as isize + dy, h) * w * 3..][..w * 3];
+                for x in 0..w {
+                    let sx = clamp(x as isize + dx, w) * 3;
+                    for c in 0..3 {
+                        acc[x * 3 + c] += wt * f32::from(row[sx + c]);
+                    }
+                }
+            }
+            for (d, &a) in dst[y * w * 3..(y + 1) * w * 3].iter_mut().zip(&acc) {
+                *d = super::super::to_u8(a);
+            }
+        }
+        dst
+    }
+
+    #[test]
+    fn runs_and_edges_match_one_clamped_loop() {
+        let (w, h) = (23, 7);
+        let src: Vec<u8> = (0..w * h * 3).map(|i| (i * 7919 % 251) as u8).collect();
+        let offsets: Vec<(f32, f32)> = [
+            -40.3, -23.0, -22.5, -5.25, -0.4, 0.0, 0.7, 3.5, 22.2, 23.0, 31.9,
+        ]
+        .iter()
+        .zip([0.0f32, 1.5, -2.25, 9.0, -8.0, 0.3, 0.0, -0.6, 2.0, 0.0, 0.4])
+        .map(|(&x, y)| (x, y))
+        .collect();
+        let mut acc = Vec::new();
+        for k in 0..offsets.len() {
+            // One offset at a time (shake) and all of them together (a blur).
+            for f in [
+                SparseFilter::from_offsets(&offsets[k..=k], 1.0),
+                SparseFilter::from_offsets(&offsets[..=k], 1.0 / (k + 1) as f32),
+            ] {
+                let mut dst = vec![0u8; src.len()];
+                f.apply(&src, &mut dst, w, h, &mut acc);
+                assert_eq!(dst, apply_reference(&f, &src, w, h), "{f:?}");
+            }
+        }
+        let blur = MotionBlurSpec {
+            length: 9.0,
+            angle_deg: 30.0,
+        }
+        .filter();
+        let mut dst = vec![0u8; src.len()];
+        blur.apply(&src, &mut dst, w, h, &mut acc);
+        assert_eq!(dst, apply_reference(&blur, &src, w, h));
     }
 
     #[test]

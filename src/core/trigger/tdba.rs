@@ -106,10 +106,12 @@ impl TdbaSpec {
         for &[u, v] in &self.spatial {
             let u = resolve(&format!("{field}.spatial"), u, fh)?;
             let v = resolve(&format!("{field}.spatial"), v, fw)?;
-            for i in 0..fh {
+            // The column basis once per entry, not per pixel (a cos each: 20 ms at 720p).
+            let bv: Vec<f64> = (0..fw).map(|j| basis(fw, v, j)).collect();
+            for (i, row) in pattern.chunks_exact_mut(fw).enumerate() {
                 let bu = self.pert * basis(fh, u, i);
-                for j in 0..fw {
-                    pattern[i * fw + j] += bu * basis(fw, v, j);
+                for (p, &b) in row.iter_mut().zip(&bv) {
+                    *p += bu * b;
                 }
             }
         }
@@ -117,11 +119,12 @@ impl TdbaSpec {
         for c in &self.channels {
             channels[*c as usize] = true;
         }
+        let mut spatial = Vec::with_capacity(pattern.len() * 3);
+        for &v in &pattern {
+            spatial.extend(channels.map(|on| if on { v as f32 } else { 0.0 }));
+        }
         Ok(Prepared {
-            spatial: pattern
-                .iter()
-                .flat_map(|&v| channels.map(|on| if on { v as f32 } else { 0.0 }))
-                .collect(),
+            spatial,
             temporal: self.temporal.clone(),
         })
     }

@@ -66,38 +66,74 @@ pub fn cubic_weights(t: f64) -> [f64; 4] {
     [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)]
 }
 
-/// Bicubic upsampling of an `ih`×`iw` plane to `oh`×`ow`, align_corners = true, clamped taps.
-pub fn upsample_bicubic(src: &[f64], ih: usize, iw: usize, oh: usize, ow: usize) -> Vec<f64> {
-    // For each output coordinate: the 4 clamped source taps and their weights.
-    let axis = |o: usize, n_in: usize, n_out: usize| {
-        let scale = if n_out > 1 {
-            (n_in - 1) as f64 / (n_out - 1) as f64
-        } else {
-            0.0
-        };
-        let real = scale * o as f64;
-        let i0 = real.floor() as isize;
-        let w = cubic_weights(real - i0 as f64);
-        let idx: [usize; 4] =
-            std::array::from_fn(|k| (i0 - 1 + k as isize).clamp(0, n_in as isize - 1) as usize);
-        (idx, w)
+/// For output coordinate `o` of `n_out` on an axis of `n_in`: the 4 clamped source taps and
+/// their weights (align_corners = true).
+fn bicubic_axis(o: usize, n_in: usize, n_out: usize) -> ([usize; 4], [f64; 4]) {
+    let scale = if n_out > 1 {
+        (n_in - 1) as f64 / (n_out - 1) as f64
+    } else {
+        0.0
     };
-    let ys: Vec<_> = (0..oh).map(|o| axis(o, ih, oh)).collect();
-    let xs: Vec<_> = (0..ow).map(|o| axis(o, iw, ow)).collect();
-    let mut out = Vec::with_capacity(oh * ow);
-    for (yi, yw) in &ys {
-        for (xi, xw) in &xs {
-            let mut v = 0.0;
-            for a in 0..4 {
-                let row = yi[a] * iw;
+    let real = scale * o as f64;
+    let i0 = real.floor() as isize;
+    let w = cubic_weights(real - i0 as f64);
+    let idx: [usize; 4] =
+        std::array::from_fn(|k| (i0 - 1 + k as isize).clamp(0, n_in as isize - 1) as usize);
+    (idx, w)
+}
+
+/// Bicubic upsampling done separably, a row at a time: each source row interpolated along x
+/// once, then each output row combines 4 of those. Each output value is the same sums in the
+/// same order as the direct 4×4 form, `Σₐ yw[a]·(Σ_b xw[b]·src[yi[a]][xi[b]])` (both from 0.0),
+/// so the result is bit-identical, at a quarter of the work and without a full-size plane.
+struct Bicubic {
+    ow: usize,
+    /// Per source row, the row interpolated to `ow` columns.
+    rows_x: Vec<f64>,
+    ys: Vec<([usize; 4], [f64; 4])>,
+}
+
+impl Bicubic {
+    fn new(src: &[f64], ih: usize, iw: usize, oh: usize, ow: usize) -> Bicubic {
+        let xs: Vec<_> = (0..ow).map(|o| bicubic_axis(o, iw, ow)).collect();
+        let mut rows_x = Vec::with_capacity(ih * ow);
+        for j in 0..ih {
+            let row = &src[j * iw..(j + 1) * iw];
+            rows_x.extend(xs.iter().map(|(xi, xw)| {
                 let mut r = 0.0;
                 for b in 0..4 {
-                    r += xw[b] * src[row + xi[b]];
+                    r += xw[b] * row[xi[b]];
                 }
-                v += yw[a] * r;
-            }
-            out.push(v);
+                r
+            }));
         }
+        Bicubic {
+            ow,
+            rows_x,
+            ys: (0..oh).map(|o| bicubic_axis(o, ih, oh)).collect(),
+        }
+    }
+
+    /// Output row `y` into `out` (`ow` values).
+    fn row(&self, y: usize, out: &mut [f64]) {
+        let (yi, yw) = &self.ys[y];
+        let r: [&[f64]; 4] = std::array::from_fn(|a| &self.rows_x[yi[a] * self.ow..][..self.ow]);
+        for (x, o) in out[..self.ow].iter_mut().enumerate() {
+            let mut v = 0.0;
+            for a in 0..4 {
+                v += yw[a] * r[a][x];
+            }
+            *o = v;
+        }
+    }
+}
+
+/// Bicubic upsampling of an `ih`×`iw` plane to `oh`×`ow`, align_corners = true, clamped taps.
+pub fn upsample_bicubic(src: &[f64], ih: usize, iw: usize, oh: usize, ow: usize) -> Vec<f64> {
+    let up = Bicubic::new(src, ih, iw, oh, ow);
+    let mut out = vec![0.0; oh * ow];
+    for (y, row) in out.chunks_exact_mut(ow.max(1)).enumerate() {
+        up.row(y, row);
     }
     out
 }
@@ -114,43 +150,78 @@ pub fn random_control_grid(k: usize, seed: u64, index: u64) -> Vec<f64> {
         .collect()
 }
 
+/// The sampling grid, a row at a time: `lin(j) + s·noise/H`, rescaled and clipped, per pixel.
+struct WarpRows {
+    nx: Bicubic,
+    ny: Bicubic,
+    s: f64,
+    rescale: f64,
+    h: usize,
+    w: usize,
+    row_x: Vec<f64>,
+    row_y: Vec<f64>,
+}
+
+impl WarpRows {
+    fn new(ins: &[f64], k: usize, s: f64, rescale: f64, h: usize, w: usize) -> WarpRows {
+        WarpRows {
+            nx: Bicubic::new(&ins[..k * k], k, k, h, w),
+            ny: Bicubic::new(&ins[k * k..], k, k, h, w),
+            s,
+            rescale,
+            h,
+            w,
+            row_x: vec![0.0; w],
+            row_y: vec![0.0; w],
+        }
+    }
+
+    /// Calls `f` with the grid point of each pixel of row `i`, left to right.
+    fn row(&mut self, i: usize, mut f: impl FnMut([f64; 2])) {
+        let lin = |i: usize, n: usize| {
+            if n > 1 {
+                -1.0 + 2.0 * i as f64 / (n - 1) as f64
+            } else {
+                -1.0
+            }
+        };
+        self.nx.row(i, &mut self.row_x);
+        self.ny.row(i, &mut self.row_y);
+        let (hf, s, rescale) = (self.h as f64, self.s, self.rescale);
+        let gy = lin(i, self.h);
+        for (j, (&nx, &ny)) in self.row_x.iter().zip(&self.row_y).enumerate() {
+            f([
+                ((lin(j, self.w) + s * nx / hf) * rescale).clamp(-1.0, 1.0),
+                ((gy + s * ny / hf) * rescale).clamp(-1.0, 1.0),
+            ]);
+        }
+    }
+}
+
 /// The sampling grid (x, y in [−1, 1]) for an `h`×`w` frame, as pairs per pixel.
 pub fn warp_grid(ins: &[f64], k: usize, s: f64, rescale: f64, h: usize, w: usize) -> Vec<[f64; 2]> {
-    let nx = upsample_bicubic(&ins[..k * k], k, k, h, w);
-    let ny = upsample_bicubic(&ins[k * k..], k, k, h, w);
-    let lin = |i: usize, n: usize| {
-        if n > 1 {
-            -1.0 + 2.0 * i as f64 / (n - 1) as f64
-        } else {
-            -1.0
-        }
-    };
-    let hf = h as f64;
-    (0..h)
-        .flat_map(|i| (0..w).map(move |j| (i, j)))
-        .map(|(i, j)| {
-            let p = i * w + j;
-            [
-                ((lin(j, w) + s * nx[p] / hf) * rescale).clamp(-1.0, 1.0),
-                ((lin(i, h) + s * ny[p] / hf) * rescale).clamp(-1.0, 1.0),
-            ]
-        })
-        .collect()
+    let mut rows = WarpRows::new(ins, k, s, rescale, h, w);
+    let mut out = Vec::with_capacity(h * w);
+    for i in 0..h {
+        rows.row(i, |g| out.push(g));
+    }
+    out
+}
+
+/// One point of WaNet's noise-mode grid: `clip(g + U(−1, 1)/H, −1, 1)`, two draws per point.
+fn noise_point(g: [f64; 2], h: usize, rng: &mut impl Rng) -> [f64; 2] {
+    let dx: f64 = rng.random_range(-1.0..1.0);
+    let dy: f64 = rng.random_range(-1.0..1.0);
+    [
+        (g[0] + dx / h as f64).clamp(-1.0, 1.0),
+        (g[1] + dy / h as f64).clamp(-1.0, 1.0),
+    ]
 }
 
 /// WaNet's noise-mode grid: `clip(grid + U(−1, 1)/H, −1, 1)`.
 pub fn noise_mode_grid(grid: &[[f64; 2]], h: usize, seed: u64, index: u64) -> Vec<[f64; 2]> {
     let mut rng = rng_for(seed, Stream::WanetNoiseMode, index);
-    grid.iter()
-        .map(|g| {
-            let dx: f64 = rng.random_range(-1.0..1.0);
-            let dy: f64 = rng.random_range(-1.0..1.0);
-            [
-                (g[0] + dx / h as f64).clamp(-1.0, 1.0),
-                (g[1] + dy / h as f64).clamp(-1.0, 1.0),
-            ]
-        })
-        .collect()
+    grid.iter().map(|&g| noise_point(g, h, &mut rng)).collect()
 }
 
 /// Bilinear taps of a grid: per output pixel, 4 source pixel indices and weights, with taps
@@ -163,34 +234,46 @@ pub struct Taps {
 
 impl Taps {
     pub fn from_grid(grid: &[[f64; 2]], h: usize, w: usize) -> Taps {
-        let mut idx = Vec::with_capacity(grid.len());
-        let mut wt = Vec::with_capacity(grid.len());
-        for g in grid {
-            let ix = (g[0] + 1.0) / 2.0 * (w - 1) as f64;
-            let iy = (g[1] + 1.0) / 2.0 * (h - 1) as f64;
-            let (x0, y0) = (ix.floor(), iy.floor());
-            let (fx, fy) = (ix - x0, iy - y0);
-            let (x0, y0) = (x0 as isize, y0 as isize);
-            let corners = [(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)];
-            let weights = [
-                (1.0 - fx) * (1.0 - fy),
-                fx * (1.0 - fy),
-                (1.0 - fx) * fy,
-                fx * fy,
-            ];
-            let mut ii = [0u32; 4];
-            let mut ww = [0f32; 4];
-            for k in 0..4 {
-                let (x, y) = corners[k];
-                if x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h {
-                    ii[k] = (y as usize * w + x as usize) as u32;
-                    ww[k] = weights[k] as f32;
-                }
-            }
-            idx.push(ii);
-            wt.push(ww);
+        let mut taps = Taps::with_capacity(grid.len());
+        for &g in grid {
+            taps.push(g, h, w);
         }
-        Taps { idx, wt }
+        taps
+    }
+
+    fn with_capacity(n: usize) -> Taps {
+        Taps {
+            idx: Vec::with_capacity(n),
+            wt: Vec::with_capacity(n),
+        }
+    }
+
+    /// Appends the taps of grid point `g`.
+    #[inline]
+    fn push(&mut self, g: [f64; 2], h: usize, w: usize) {
+        let ix = (g[0] + 1.0) / 2.0 * (w - 1) as f64;
+        let iy = (g[1] + 1.0) / 2.0 * (h - 1) as f64;
+        let (x0, y0) = (ix.floor(), iy.floor());
+        let (fx, fy) = (ix - x0, iy - y0);
+        let (x0, y0) = (x0 as isize, y0 as isize);
+        let corners = [(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)];
+        let weights = [
+            (1.0 - fx) * (1.0 - fy),
+            fx * (1.0 - fy),
+            (1.0 - fx) * fy,
+            fx * fy,
+        ];
+        let mut ii = [0u32; 4];
+        let mut ww = [0f32; 4];
+        for k in 0..4 {
+            let (x, y) = corners[k];
+            if x >= 0 && y >= 0 && (x as usize) < w && (y as usize) < h {
+                ii[k] = (y as usize * w + x as usize) as u32;
+                ww[k] = weights[k] as f32;
+            }
+        }
+        self.idx.push(ii);
+        self.wt.push(ww);
     }
 
     /// Per output pixel, the 4 source pixel indices (row-major, `y·w + x`).
@@ -205,13 +288,24 @@ impl Taps {
 
     /// `dst[p] = Σ wₖ · src[tapₖ]`, rounded, clipped.
     pub fn sample(&self, src: &[u8], dst: &mut [u8]) {
-        for ((out, ii), ww) in dst.chunks_exact_mut(3).zip(&self.idx).zip(&self.wt) {
-            for c in 0..3 {
-                let mut v = 0f32;
-                for k in 0..4 {
-                    v += ww[k] * f32::from(src[ii[k] as usize * 3 + c]);
+        self.sample_span(src, dst, 0);
+    }
+
+    /// [`Taps::sample`] for the output pixels `first..first + dst.len() / 3` (a row band).
+    pub fn sample_span(&self, src: &[u8], dst: &mut [u8], first: usize) {
+        let n = dst.len() / 3;
+        let (idx, wt) = (&self.idx[first..first + n], &self.wt[first..first + n]);
+        for ((out, ii), ww) in dst.chunks_exact_mut(3).zip(idx).zip(wt) {
+            // Per channel the same sum from 0 in tap order; each tap's pixel is read once.
+            let mut v = [0f32; 3];
+            for k in 0..4 {
+                let p = &src[ii[k] as usize * 3..][..3];
+                for c in 0..3 {
+                    v[c] += ww[k] * f32::from(p[c]);
                 }
-                out[c] = super::to_u8(v);
+            }
+            for c in 0..3 {
+                out[c] = super::to_u8(v[c]);
             }
         }
     }
@@ -252,13 +346,24 @@ impl WanetSpec {
         }
     }
 
-    fn grid(&self, ins: &[f64], h: usize, w: usize, seed: u64, index: u64) -> Vec<[f64; 2]> {
-        let g = warp_grid(ins, self.k, self.s, self.grid_rescale, h, w);
-        if self.noise_mode {
-            noise_mode_grid(&g, h, seed, index)
-        } else {
-            g
+    /// The taps of the warp grid (noise mode applied), built a row at a time: the same values
+    /// as `Taps::from_grid(noise_mode_grid(warp_grid(…)))` without the two full-size grids.
+    fn taps(&self, ins: &[f64], h: usize, w: usize, seed: u64, index: u64) -> Taps {
+        let mut rows = WarpRows::new(ins, self.k, self.s, self.grid_rescale, h, w);
+        let mut noise = self
+            .noise_mode
+            .then(|| rng_for(seed, Stream::WanetNoiseMode, index));
+        let mut taps = Taps::with_capacity(h * w);
+        for i in 0..h {
+            rows.row(i, |g| {
+                let g = match &mut noise {
+                    Some(rng) => noise_point(g, h, rng),
+                    None => g,
+                };
+                taps.push(g, h, w);
+            });
         }
+        taps
     }
 
     pub fn prepare(
@@ -291,7 +396,7 @@ impl WanetSpec {
         }
         let seed = self.seed.unwrap_or(seed);
         let ins = self.control(field, seed)?;
-        let taps = Taps::from_grid(&self.grid(&ins, fh, fw, seed, 0), fh, fw);
+        let taps = self.taps(&ins, fh, fw, seed, 0);
         Ok(Prepared {
             spec: self.clone(),
             seed,
@@ -311,8 +416,7 @@ impl Prepared {
             Some(Variation::Grid) => {
                 let index = ctx.index as u64 + 1;
                 let ins = random_control_grid(self.spec.k, self.seed, index);
-                let grid = self.spec.grid(&ins, self.h, self.w, self.seed, index);
-                Cow::Owned(Taps::from_grid(&grid, self.h, self.w))
+                Cow::Owned(self.spec.taps(&ins, self.h, self.w, self.seed, index))
             }
             _ => Cow::Borrowed(&self.taps),
         }
@@ -350,6 +454,57 @@ mod tests {
         assert_eq!(up[34], 4.0);
         let flat = upsample_bicubic(&[3.0; 9], 3, 3, 4, 4);
         assert!(flat.iter().all(|v| (v - 3.0).abs() < 1e-12));
+    }
+
+    /// The direct 4×4 form the separable upsampling replaced.
+    fn upsample_direct(src: &[f64], ih: usize, iw: usize, oh: usize, ow: usize) -> Vec<f64> {
+        let ys: Vec<_> = (0..oh).map(|o| bicubic_axis(o, ih, oh)).collect();
+        let xs: Vec<_> = (0..ow).map(|o| bicubic_axis(o, iw, ow)).collect();
+        let mut out = Vec::new();
+        for (yi, yw) in &ys {
+            for (xi, xw) in &xs {
+                let mut v = 0.0;
+                for a in 0..4 {
+                    let mut r = 0.0;
+                    for b in 0..4 {
+                        r += xw[b] * src[yi[a] * iw + xi[b]];
+                    }
+                    v += yw[a] * r;
+                }
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn separable_upsampling_and_streamed_taps_are_bit_identical() {
+        let ins = random_control_grid(5, 9, 0);
+        let (h, w) = (37, 53);
+        let up = upsample_bicubic(&ins[..25], 5, 5, h, w);
+        let want = upsample_direct(&ins[..25], 5, 5, h, w);
+        assert!(
+            up.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        for noise_mode in [false, true] {
+            let spec = WanetSpec {
+                k: 5,
+                noise_mode,
+                ..Default::default()
+            };
+            let grid = warp_grid(&ins, 5, spec.s, spec.grid_rescale, h, w);
+            let grid = if noise_mode {
+                noise_mode_grid(&grid, h, 3, 2)
+            } else {
+                grid
+            };
+            let want = Taps::from_grid(&grid, h, w);
+            let got = spec.taps(&ins, h, w, 3, 2);
+            assert_eq!(got.indices(), want.indices());
+            assert_eq!(got.weights(), want.weights());
+        }
     }
 
     #[test]
