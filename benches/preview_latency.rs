@@ -13,7 +13,8 @@
 //! The parameter change is a new seed: the attack's tables (a blend pattern, WaNet's grid,
 //! TDBA's pattern) are built again, the worst case of a slider move.
 //!
-//! `cargo bench --bench preview_latency --profile dev` (or `-- --quick` for fewer rounds).
+//! `cargo bench --bench preview_latency --profile dev` (or `-- --quick` for fewer rounds;
+//! `PREVIEW_ONLY=<trigger>` for one trigger).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +50,8 @@ struct Gpu {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `PREVIEW_ONLY=wanet` measures one trigger (e.g. under a profiler).
+    let only = std::env::var("PREVIEW_ONLY").ok();
     let worker = PreviewWorker::start(triggerlab::jobs::no_repaint()).expect("worker");
     let mut gpu = headless_device().map(|(device, queue, info)| {
         println!("GPU path on: {}", triggerlab::gpu::adapter_summary(&info));
@@ -74,6 +77,9 @@ fn main() {
             _ => 40,
         };
         for kind in KINDS {
+            if only.as_deref().is_some_and(|o| o != kind) {
+                continue;
+            }
             let Some(trigger) = VisualTrigger::default_of(kind) else {
                 continue;
             };

@@ -381,7 +381,9 @@ impl PreparedAttack {
                 visual.apply_tdba(px, w[ctx.ordinal]);
                 Ok(())
             }
-            None => visual.apply_frame(px, &ctx, scratch),
+            // A large frame in row bands across threads (the preview's single frame; within a
+            // clip, frames are already parallel and small ones are not split).
+            None => visual.apply_frame_rows(px, &ctx, scratch),
         }
     }
 }
@@ -457,7 +459,10 @@ pub fn apply_clip(
                 .selected()
                 .par_iter()
                 .map_init(Scratch::default, |scratch, &index| {
-                    Ok((index, prepared.poisoned_frame(index, clip.frames(), scratch)?))
+                    Ok((
+                        index,
+                        prepared.poisoned_frame(index, clip.frames(), scratch)?,
+                    ))
                 })
                 .collect::<Result<_, String>>()
                 .map_err(ApplyError::Frame)?;

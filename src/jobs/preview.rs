@@ -470,12 +470,19 @@ fn compute(
             }
         }
     };
-    let mut px = base.rgb().to_vec();
-    prepared
-        .apply_frame(i, &mut px, scratch)
-        .map_err(|m| SpecError::new("input", m))?;
-    let poisoned = Frame::new(clean.width(), clean.height(), px)
-        .map_err(|e| SpecError::new("input", e.to_string()))?;
+    // One copy of the frame, into the buffer the poisoned frame keeps; an untouched frame is
+    // shared.
+    let poisoned = if prepared.changes_pixels(i) {
+        let mut rgb: Arc<[u8]> = Arc::from(base.rgb());
+        let px = Arc::get_mut(&mut rgb).ok_or_else(|| SpecError::new("input", "frame buffer"))?;
+        prepared
+            .apply_frame(i, px, scratch)
+            .map_err(|m| SpecError::new("input", m))?;
+        Frame::new(clean.width(), clean.height(), rgb)
+            .map_err(|e| SpecError::new("input", e.to_string()))?
+    } else {
+        base.clone()
+    };
     let gain = if req.diff_gain.is_finite() && req.diff_gain > 0.0 {
         req.diff_gain
     } else {

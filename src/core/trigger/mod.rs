@@ -301,6 +301,16 @@ impl Prepared {
         }
     }
 
+    /// A sparse filter of `src` into `px`, a band of rows per task.
+    fn filter_bands(&self, f: &natural::SparseFilter, px: &mut [u8], src: &[u8]) {
+        let (w, h, band) = (self.w, self.h, self.band_bytes());
+        px.par_chunks_mut(band)
+            .enumerate()
+            .for_each_init(Vec::new, |acc, (i, c)| {
+                f.apply_rows(src, c, w, h, i * ROWS_PER_BAND, acc)
+            });
+    }
+
     /// Bytes in a band of rows handed to one task when a frame is split across threads.
     fn band_bytes(&self) -> usize {
         self.w * 3 * ROWS_PER_BAND
@@ -337,6 +347,30 @@ impl Prepared {
                 let luts = natural::gain_luts([g, g, g]);
                 px.par_chunks_mut(band)
                     .for_each(|c| natural::apply_luts(c, &luts));
+            }
+            // The gathering kernels read the whole source frame (a copy) and write their band.
+            Kernel::Wanet(p) => {
+                copy_into(&mut scratch.bytes, px);
+                let (taps, src) = (p.taps_at(ctx), &scratch.bytes);
+                px.par_chunks_mut(band)
+                    .enumerate()
+                    .for_each(|(i, c)| taps.sample_span(src, c, i * band / 3));
+            }
+            Kernel::MotionBlur(f) => {
+                copy_into(&mut scratch.bytes, px);
+                self.filter_bands(f, px, &scratch.bytes);
+            }
+            Kernel::Shake(s, seed) => {
+                let (dx, dy) = s.offset(*seed, ctx.index);
+                copy_into(&mut scratch.bytes, px);
+                let f = natural::SparseFilter::from_offsets(&[(-dx, -dy)], 1.0);
+                self.filter_bands(&f, px, &scratch.bytes);
+            }
+            // Bands of whole block rows code to the same pixels as the whole frame.
+            Kernel::Jpeg(s) => {
+                let w = self.w;
+                px.par_chunks_mut(w * 3 * natural::JpegSpec::BAND_ROWS)
+                    .try_for_each(|c| s.apply_band(c, w))?;
             }
             _ => return self.apply_frame(px, ctx, scratch),
         }
@@ -460,10 +494,25 @@ mod tests {
         use crate::core::assets::NoAssets;
         let (w, h) = (700, 520); // above the split threshold
         let src: Vec<u8> = (0..w * h * 3).map(|i| (i * 7919 % 251) as u8).collect();
-        for kind in ["blend", "sig", "color_cast", "flicker", "tdba"] {
+        let dynamic = TemporalSpec {
+            mode: crate::core::placement::Mode::Dynamic,
+            ..TemporalSpec::default()
+        };
+        for (kind, temporal) in [
+            ("blend", TemporalSpec::default()),
+            ("sig", TemporalSpec::default()),
+            ("color_cast", TemporalSpec::default()),
+            ("flicker", TemporalSpec::default()),
+            ("tdba", TemporalSpec::default()),
+            ("wanet", TemporalSpec::default()),
+            ("wanet", dynamic.clone()),
+            ("motion_blur", TemporalSpec::default()),
+            ("shake", TemporalSpec::default()),
+            ("jpeg", TemporalSpec::default()),
+        ] {
             let t = VisualTrigger::default_of(kind).expect("defaults");
             let p = t
-                .prepare("v", w, h, &TemporalSpec::default(), 1, &NoAssets)
+                .prepare("v", w, h, &temporal, 1, &NoAssets)
                 .expect("prepares");
             let ctx = FrameCtx {
                 index: 3,

@@ -86,6 +86,7 @@ fn bicubic_axis(o: usize, n_in: usize, n_out: usize) -> ([usize; 4], [f64; 4]) {
 /// once, then each output row combines 4 of those. Each output value is the same sums in the
 /// same order as the direct 4×4 form, `Σₐ yw[a]·(Σ_b xw[b]·src[yi[a]][xi[b]])` (both from 0.0),
 /// so the result is bit-identical, at a quarter of the work and without a full-size plane.
+#[derive(Clone)]
 struct Bicubic {
     ow: usize,
     /// Per source row, the row interpolated to `ow` columns.
@@ -151,6 +152,7 @@ pub fn random_control_grid(k: usize, seed: u64, index: u64) -> Vec<f64> {
 }
 
 /// The sampling grid, a row at a time: `lin(j) + s·noise/H`, rescaled and clipped, per pixel.
+#[derive(Clone)]
 struct WarpRows {
     nx: Bicubic,
     ny: Bicubic,
@@ -251,6 +253,14 @@ impl Taps {
     /// Appends the taps of grid point `g`.
     #[inline]
     fn push(&mut self, g: [f64; 2], h: usize, w: usize) {
+        let (ii, ww) = Taps::tap(g, h, w);
+        self.idx.push(ii);
+        self.wt.push(ww);
+    }
+
+    /// The 4 taps (indices, weights) of grid point `g`.
+    #[inline]
+    fn tap(g: [f64; 2], h: usize, w: usize) -> ([u32; 4], [f32; 4]) {
         let ix = (g[0] + 1.0) / 2.0 * (w - 1) as f64;
         let iy = (g[1] + 1.0) / 2.0 * (h - 1) as f64;
         let (x0, y0) = (ix.floor(), iy.floor());
@@ -272,8 +282,7 @@ impl Taps {
                 ww[k] = weights[k] as f32;
             }
         }
-        self.idx.push(ii);
-        self.wt.push(ww);
+        (ii, ww)
     }
 
     /// Per output pixel, the 4 source pixel indices (row-major, `y·w + x`).
@@ -353,15 +362,34 @@ impl WanetSpec {
         let mut noise = self
             .noise_mode
             .then(|| rng_for(seed, Stream::WanetNoiseMode, index));
+        let Some(rng) = noise.as_mut() else {
+            // Without noise the rows are independent: bands of rows across threads, each with
+            // its own row buffers, writing the same values in place.
+            use rayon::prelude::*;
+            let mut idx = vec![[0u32; 4]; h * w];
+            let mut wt = vec![[0f32; 4]; h * w];
+            const BAND: usize = 16;
+            idx.par_chunks_mut(w * BAND)
+                .zip(wt.par_chunks_mut(w * BAND))
+                .enumerate()
+                .for_each_init(
+                    || rows.clone(),
+                    |rows, (b, (bi, bw))| {
+                        for (r, (ri, rw)) in bi.chunks_mut(w).zip(bw.chunks_mut(w)).enumerate() {
+                            let mut j = 0;
+                            rows.row(b * BAND + r, |g| {
+                                (ri[j], rw[j]) = Taps::tap(g, h, w);
+                                j += 1;
+                            });
+                        }
+                    },
+                );
+            return Taps { idx, wt };
+        };
+        // Noise mode draws from one stream in pixel order: sequential.
         let mut taps = Taps::with_capacity(h * w);
         for i in 0..h {
-            rows.row(i, |g| {
-                let g = match &mut noise {
-                    Some(rng) => noise_point(g, h, rng),
-                    None => g,
-                };
-                taps.push(g, h, w);
-            });
+            rows.row(i, |g| taps.push(noise_point(g, h, rng), h, w));
         }
         taps
     }
