@@ -14,7 +14,7 @@
 //! TDBA's pattern) are built again, the worst case of a slider move.
 //!
 //! `cargo bench --bench preview_latency --profile dev` (or `-- --quick` for fewer rounds;
-//! `PREVIEW_ONLY=<trigger>` for one trigger).
+//! `PREVIEW_ONLY=<trigger>` for one trigger, `PREVIEW_CPU_ONLY=1` for the CPU path only).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,15 +53,20 @@ fn main() {
     // `PREVIEW_ONLY=wanet` measures one trigger (e.g. under a profiler).
     let only = std::env::var("PREVIEW_ONLY").ok();
     let worker = PreviewWorker::start(triggerlab::jobs::no_repaint()).expect("worker");
-    let mut gpu = headless_device().map(|(device, queue, info)| {
-        println!("GPU path on: {}", triggerlab::gpu::adapter_summary(&info));
-        let preview = GpuPreview::new(&device);
-        Gpu {
-            device,
-            queue,
-            preview,
-        }
-    });
+    // `PREVIEW_CPU_ONLY=1` skips the GPU path.
+    let cpu_only = std::env::var_os("PREVIEW_CPU_ONLY").is_some();
+    let mut gpu = (!cpu_only)
+        .then(headless_device)
+        .flatten()
+        .map(|(device, queue, info)| {
+            println!("GPU path on: {}", triggerlab::gpu::adapter_summary(&info));
+            let preview = GpuPreview::new(&device);
+            Gpu {
+                device,
+                queue,
+                preview,
+            }
+        });
     if gpu.is_none() {
         println!("GPU path: no wgpu adapter");
     }

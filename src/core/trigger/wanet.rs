@@ -178,6 +178,27 @@ impl WarpRows {
         }
     }
 
+    /// The taps of row `i` into `idx` and `wt` (`w` each): what [`WarpRows::row`] and
+    /// [`Taps::tap`] give, through one kernel that inlines and vectorises.
+    fn row_taps(&mut self, i: usize, idx: &mut [[u32; 4]], wt: &mut [[f32; 4]]) {
+        self.nx.row(i, &mut self.row_x);
+        self.ny.row(i, &mut self.row_y);
+        let gy = if self.h > 1 {
+            -1.0 + 2.0 * i as f64 / (self.h - 1) as f64
+        } else {
+            -1.0
+        };
+        let k = RowConsts {
+            gy,
+            s: self.s,
+            hf: self.h as f64,
+            rescale: self.rescale,
+            h: self.h,
+            w: self.w,
+        };
+        taps_row(&self.row_x, &self.row_y, &k, idx, wt);
+    }
+
     /// Calls `f` with the grid point of each pixel of row `i`, left to right.
     fn row(&mut self, i: usize, mut f: impl FnMut([f64; 2])) {
         let lin = |i: usize, n: usize| {
@@ -198,6 +219,36 @@ impl WarpRows {
             ]);
         }
     }
+}
+
+struct RowConsts {
+    gy: f64,
+    s: f64,
+    hf: f64,
+    rescale: f64,
+    h: usize,
+    w: usize,
+}
+
+super::simd_kernel! {
+/// One row of taps: the grid point `((lin(j) + s·nx/H)·rescale, (gy + s·ny/H)·rescale)`,
+/// clipped, as in [`WarpRows::row`], then [`Taps::tap`] — the same operations in the same order
+/// (so the same bits), compiled for AVX2 so `floor` is an instruction, not a libm call.
+fn taps_row(nx: &[f64], ny: &[f64], k: &RowConsts, idx: &mut [[u32; 4]], wt: &mut [[f32; 4]]) {
+    let w = k.w;
+    for j in 0..w {
+        let lx = if w > 1 {
+            -1.0 + 2.0 * j as f64 / (w - 1) as f64
+        } else {
+            -1.0
+        };
+        let g = [
+            ((lx + k.s * nx[j] / k.hf) * k.rescale).clamp(-1.0, 1.0),
+            ((k.gy + k.s * ny[j] / k.hf) * k.rescale).clamp(-1.0, 1.0),
+        ];
+        (idx[j], wt[j]) = Taps::tap(g, k.h, w);
+    }
+}
 }
 
 /// The sampling grid (x, y in [−1, 1]) for an `h`×`w` frame, as pairs per pixel.
@@ -259,7 +310,7 @@ impl Taps {
     }
 
     /// The 4 taps (indices, weights) of grid point `g`.
-    #[inline]
+    #[inline(always)]
     fn tap(g: [f64; 2], h: usize, w: usize) -> ([u32; 4], [f32; 4]) {
         let ix = (g[0] + 1.0) / 2.0 * (w - 1) as f64;
         let iy = (g[1] + 1.0) / 2.0 * (h - 1) as f64;
@@ -376,11 +427,7 @@ impl WanetSpec {
                     || rows.clone(),
                     |rows, (b, (bi, bw))| {
                         for (r, (ri, rw)) in bi.chunks_mut(w).zip(bw.chunks_mut(w)).enumerate() {
-                            let mut j = 0;
-                            rows.row(b * BAND + r, |g| {
-                                (ri[j], rw[j]) = Taps::tap(g, h, w);
-                                j += 1;
-                            });
+                            rows.row_taps(b * BAND + r, ri, rw);
                         }
                     },
                 );
