@@ -146,9 +146,16 @@ impl BlockMap {
     }
 
     fn apply(&self, px: &mut [u8], w: usize, h: usize, window: usize) {
+        self.apply_rows(px, w, h, window, 0);
+    }
+
+    /// [`BlockMap::apply`] on rows `y0..` of the frame (as many as `px` holds): each row is
+    /// changed on its own, so row bands can run in parallel.
+    fn apply_rows(&self, px: &mut [u8], w: usize, h: usize, window: usize, y0: usize) {
         let (bw, bh) = (w / window * window, h / window * window);
-        for y in 0..bh {
-            let row = &mut px[y * w * 3..(y * w + bw) * 3];
+        let rows = px.len() / (w * 3).max(1);
+        for (r, y) in (y0..(y0 + rows).min(bh)).enumerate() {
+            let row = &mut px[r * w * 3..(r * w + bw) * 3];
             let drow = &self.delta[(y % window) * window..(y % window + 1) * window];
             for (x, p) in row.chunks_exact_mut(3).enumerate() {
                 let d = drow[x % window];
@@ -274,6 +281,12 @@ impl Prepared {
 
     pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx) {
         self.map_at(ctx).apply(px, self.w, self.h, self.window);
+    }
+
+    /// [`Prepared::apply`] on the band of rows from `y0` that `px` holds.
+    pub fn apply_rows(&self, px: &mut [u8], ctx: &FrameCtx, y0: usize) {
+        self.map_at(ctx)
+            .apply_rows(px, self.w, self.h, self.window, y0);
     }
 }
 

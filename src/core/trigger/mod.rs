@@ -348,6 +348,10 @@ impl Prepared {
                 px.par_chunks_mut(band)
                     .for_each(|c| natural::apply_luts(c, &luts));
             }
+            Kernel::Ftrojan(p) => px
+                .par_chunks_mut(band)
+                .enumerate()
+                .for_each(|(i, c)| p.apply_rows(c, ctx, i * ROWS_PER_BAND)),
             // The gathering kernels read the whole source frame (a copy) and write their band.
             Kernel::Wanet(p) => {
                 copy_into(&mut scratch.bytes, px);
@@ -509,6 +513,8 @@ mod tests {
             ("motion_blur", TemporalSpec::default()),
             ("shake", TemporalSpec::default()),
             ("jpeg", TemporalSpec::default()),
+            ("ftrojan", TemporalSpec::default()),
+            ("ftrojan", dynamic.clone()),
         ] {
             let t = VisualTrigger::default_of(kind).expect("defaults");
             let p = t
