@@ -409,3 +409,46 @@ fn a_dropped_folder_opens_as_a_dataset_and_a_dropped_file_as_a_clip() {
     });
     assert_eq!(h.state().state().library.datasets[0].data.root, root);
 }
+
+/// Close takes a dataset out of the panel and the design; undo opens it again, redo closes it.
+#[test]
+fn a_closed_dataset_goes_and_undo_brings_it_back() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dataset(dir.path());
+    let opts = StudioOptions {
+        library: Some(SynthSpec {
+            per_class: 1,
+            size: 48,
+            ..triggerlab::app::library_spec()
+        }),
+        autosave_dir: Some(dir.path().join("autosave")),
+        dataset: Some(root.clone()),
+        ..Default::default()
+    };
+    let mut h = harness(opts);
+    step_until(&mut h, "the dataset loaded", |a| {
+        !a.busy() && a.state().library.datasets.len() == 1
+    });
+    wait_label(&mut h, "11 of 11 clips");
+    h.get_by_label("Close").click();
+    step_until(&mut h, "the dataset closed", |a| {
+        a.state().library.datasets.is_empty() && a.state().doc.design().datasets.is_empty()
+    });
+    assert!(rows(&h).is_empty(), "no clip rows left: {:?}", rows(&h));
+
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    step_until(&mut h, "undo reopened it", |a| {
+        !a.busy()
+            && a.state().library.datasets.len() == 1
+            && a.state().doc.design().datasets == [root.clone()]
+    });
+    wait_label(&mut h, "11 of 11 clips");
+
+    h.key_press_modifiers(
+        egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+        egui::Key::Z,
+    );
+    step_until(&mut h, "redo closed it again", |a| {
+        a.state().library.datasets.is_empty() && a.state().doc.design().datasets.is_empty()
+    });
+}

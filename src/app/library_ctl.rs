@@ -72,6 +72,13 @@ impl LibraryCtl {
         }
     }
 
+    /// Closes a dataset folder: its panel goes, a read under way is dropped (which cancels it).
+    pub fn close(&mut self, state: &mut StudioState, root: &std::path::Path) {
+        state.library.datasets.retain(|d| d.data.root != root);
+        state.library.loading.retain(|(r, _)| r != root);
+        self.loads.retain(|(r, _)| r != root);
+    }
+
     /// Puts a file or folder at the top of the recent list, and stores the list (on a worker).
     pub fn remember(&mut self, state: &mut StudioState, path: PathBuf, kind: RecentKind) {
         let item = RecentItem { path, kind };

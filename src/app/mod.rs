@@ -683,6 +683,18 @@ impl TriggerLabApp {
         }
     }
 
+    /// After undo or redo: the dataset folders the design gained are opened again, those it lost
+    /// are closed (the design is what the user made; the panels follow it).
+    fn follow_datasets(&mut self, before: &[PathBuf]) {
+        let now = self.state.doc.design().datasets.clone();
+        for root in before.iter().filter(|r| !now.contains(r)) {
+            self.library.close(&mut self.state, root);
+        }
+        for root in now.into_iter().filter(|r| !before.contains(r)) {
+            self.library.open(&mut self.state, root);
+        }
+    }
+
     /// Replaces the design with an opened project, and opens what it refers to.
     fn apply_project(&mut self, path: PathBuf, design: Design) {
         self.assets_dir = path
@@ -1632,16 +1644,20 @@ impl TriggerLabApp {
             match cmd {
                 UiCommand::Design(c) => self.design(c),
                 UiCommand::Undo => {
+                    let before = self.state.doc.design().datasets.clone();
                     if !self.state.doc.undo() {
                         self.state.info("nothing to undo");
                     }
                     self.state.edit_error = None;
+                    self.follow_datasets(&before);
                 }
                 UiCommand::Redo => {
+                    let before = self.state.doc.design().datasets.clone();
                     if !self.state.doc.redo() {
                         self.state.info("nothing to redo");
                     }
                     self.state.edit_error = None;
+                    self.follow_datasets(&before);
                 }
                 UiCommand::NewProject => {
                     self.state.doc.replace(Design::default());
@@ -1714,6 +1730,10 @@ impl TriggerLabApp {
                 UiCommand::OpenVideo(path) => self.open_video(path),
                 UiCommand::OpenDatasetDialog => self.open_dialog(DialogPurpose::Dataset),
                 UiCommand::OpenDataset(dir) => self.library.open(&mut self.state, dir),
+                UiCommand::CloseDataset(dir) => {
+                    self.library.close(&mut self.state, &dir);
+                    self.design(DesignCommand::RemoveDataset(dir));
+                }
                 UiCommand::OpenDropped(paths) => {
                     for p in paths {
                         // One stat per dropped path, only when something is dropped.

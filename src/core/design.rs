@@ -337,6 +337,8 @@ pub enum DesignCommand {
     AddClip(ClipRef),
     RemoveClip(String),
     AddDataset(PathBuf),
+    /// Closes a dataset folder (an undo step; undo opens it again).
+    RemoveDataset(PathBuf),
     /// Not undo steps: where the user is and how they look.
     Select(Option<String>),
     SetCursor(usize),
@@ -567,6 +569,7 @@ impl Document {
                 }
                 next.datasets.push(p);
             }
+            C::RemoveDataset(p) => next.datasets.retain(|d| *d != p),
         }
         let current = self.snapshot();
         if next == current {

@@ -227,11 +227,20 @@ fn dataset_ui(
         .id_salt(("dataset", &root))
         .default_open(true)
         .show(ui, |ui| {
-            ui.label(
-                egui::RichText::new(root.display().to_string())
-                    .small()
-                    .weak(),
-            );
+            ui.horizontal(|ui| {
+                if ui
+                    .small_button("Close")
+                    .on_hover_text("Close this dataset (Edit > Undo opens it again)")
+                    .clicked()
+                {
+                    commands.push(UiCommand::CloseDataset(root.clone()));
+                }
+                ui.label(
+                    egui::RichText::new(root.display().to_string())
+                        .small()
+                        .weak(),
+                );
+            });
             let n_classes = panel.data.classes.len();
             let mut pick_class = None;
             egui::CollapsingHeader::new(format!("Classes ({n_classes})"))

@@ -124,6 +124,8 @@ pub enum UiCommand {
     OpenDatasetDialog,
     /// Read a dataset folder (on a worker) into the library.
     OpenDataset(PathBuf),
+    /// Close an open (or loading) dataset folder.
+    CloseDataset(PathBuf),
     /// Files dropped on the window: folders open as datasets, files as videos.
     OpenDropped(Vec<PathBuf>),
     Play,
