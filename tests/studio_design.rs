@@ -261,3 +261,44 @@ fn a_saved_project_opens_to_the_same_design() {
     assert_eq!(s.current_frame_index(), Some(2), "back on the saved frame");
     assert_eq!(shown(&again).rgb(), shown(&h).rgb(), "the same picture");
 }
+
+/// A studio that crashed (its marker left, its process gone) has its autosave offered at the
+/// next launch, and Restore brings its design back, while a second studio running at the same
+/// time keeps its own autosave: neither writes over the other's.
+#[test]
+fn a_crashed_studios_autosave_is_offered_and_restored() {
+    let dir = autosave_dir("crash");
+    let _ = std::fs::remove_dir_all(&dir); // a leftover of an earlier run, if any
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut crashed = triggerlab::core::design::Design::default();
+    crashed.spec.visual = VisualTrigger::default_of("sig");
+    let saved = dir.join("autosave-4294967.tlab.json");
+    triggerlab::jobs::project::write_project(&saved, &crashed).expect("autosave");
+    std::fs::write(dir.join("session-4294967"), "4294967\n").expect("marker");
+
+    let mut h = harness(opts("crash"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.query_by_label("Restore").is_none() {
+        assert!(Instant::now() < deadline, "no restore offer");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.get_by_label("Restore").click();
+    settle(&mut h);
+    let kind = h
+        .state()
+        .state()
+        .doc
+        .design()
+        .spec
+        .visual
+        .as_ref()
+        .map(|v| v.kind());
+    assert_eq!(kind, Some("sig"), "the crashed session's design is back");
+    // This studio autosaves to its own file; the crashed one's stays as it was.
+    assert_eq!(
+        triggerlab::jobs::project::autosave_path(&dir),
+        dir.join(format!("autosave-{}.tlab.json", std::process::id()))
+    );
+    assert!(saved.exists());
+}

@@ -1,9 +1,11 @@
 //! Project files (`*.tlab.json`) and autosave, read and written on worker threads. Writes are
 //! atomic (a temp file renamed into place), so a crash mid-save never leaves half a project.
 //!
-//! Crash recovery: while the studio runs, a marker file sits next to the autosave; a clean exit
-//! removes it. Finding the marker at start-up means the last session did not exit cleanly, and
-//! its autosave is offered for restore.
+//! Crash recovery: each running studio has its own marker (`session-<pid>`) and autosave
+//! (`autosave-<pid>.tlab.json`), so two studios open at once never write over each other's work;
+//! a clean exit removes the marker. A marker whose process is gone at start-up is a session that
+//! did not exit cleanly, and its autosave is offered for restore. Autosaves of ended sessions
+//! are kept for reference, the newest [`KEEP_AUTOSAVES`].
 
 use super::{Job, Repaint, start};
 use crate::core::attack::{AttackSpec, parse_json, parse_toml};
@@ -23,12 +25,28 @@ pub fn autosave_dir() -> PathBuf {
     home.join(".cache/triggerlab/autosave")
 }
 
+/// Autosaves of ended sessions kept for reference.
+pub const KEEP_AUTOSAVES: usize = 5;
+
+/// This studio's autosave.
 pub fn autosave_path(dir: &Path) -> PathBuf {
-    dir.join("autosave.tlab.json")
+    autosave_of(dir, std::process::id())
 }
 
-fn marker_path(dir: &Path) -> PathBuf {
-    dir.join("session-running")
+fn autosave_of(dir: &Path, pid: u32) -> PathBuf {
+    dir.join(format!("autosave-{pid}.tlab.json"))
+}
+
+fn marker_of(dir: &Path, pid: u32) -> PathBuf {
+    dir.join(format!("session-{pid}"))
+}
+
+/// Before per-session files: one marker (holding the pid) and one autosave.
+const LEGACY_MARKER: &str = "session-running";
+const LEGACY_AUTOSAVE: &str = "autosave.tlab.json";
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Adds `.tlab.json` to a path picked without it.
@@ -98,22 +116,66 @@ pub fn save_project(
     })
 }
 
-/// At start-up: marks this session as running (with its process id) and says whether the
-/// previous one crashed with an autosave to offer. A marker whose process is still alive is
-/// another studio running now, not a crash.
+/// At start-up: marks this session as running and says whether an earlier one crashed with an
+/// autosave to offer (the newest, if several did). A marker whose process is still alive is
+/// another studio running now, not a crash. Crashed sessions' markers are removed once seen, so
+/// each is offered once; ended sessions' autosaves beyond the newest [`KEEP_AUTOSAVES`] go.
 pub fn begin_session(dir: &Path) -> Option<PathBuf> {
-    let marker = marker_path(dir);
-    let previous = std::fs::read_to_string(&marker).ok();
-    let alive = previous
-        .as_deref()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-    let crashed = previous.is_some() && !alive;
-    let auto = autosave_path(dir);
-    let offer = (crashed && auto.exists()).then_some(auto);
-    if let Err(e) = std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&marker, format!("{}\n", std::process::id())))
-    {
+    let me = std::process::id();
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!("autosave folder {}: {e}", dir.display());
+        return None;
+    }
+    let mut crashed: Vec<(PathBuf, PathBuf)> = Vec::new(); // (marker, autosave)
+    let mut running: Vec<u32> = vec![me];
+    let mut ended: Vec<(u32, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == LEGACY_MARKER {
+            let pid = std::fs::read_to_string(entry.path())
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok());
+            match pid {
+                Some(pid) if alive(pid) => {}
+                _ => crashed.push((entry.path(), dir.join(LEGACY_AUTOSAVE))),
+            }
+        } else if let Some(pid) = name
+            .strip_prefix("session-")
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            if pid != me && alive(pid) {
+                running.push(pid);
+            } else if pid != me {
+                crashed.push((entry.path(), autosave_of(dir, pid)));
+            }
+        } else if let Some(pid) = name
+            .strip_prefix("autosave-")
+            .and_then(|p| p.strip_suffix(".tlab.json"))
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            ended.push((pid, entry.path()));
+        }
+    }
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let offer = crashed
+        .iter()
+        .filter(|(_, a)| a.exists())
+        .max_by_key(|(_, a)| modified(a))
+        .map(|(_, a)| a.clone());
+    for (marker, _) in &crashed {
+        let _ = std::fs::remove_file(marker); // gone already: nothing to do
+    }
+    // Ended sessions' autosaves (not running ones', not the one offered), newest kept.
+    let mut old: Vec<(Option<std::time::SystemTime>, PathBuf)> = ended
+        .into_iter()
+        .filter(|(pid, p)| !running.contains(pid) && Some(p) != offer.as_ref())
+        .map(|(_, p)| (modified(&p), p))
+        .collect();
+    old.sort_by_key(|e| std::cmp::Reverse(e.0));
+    for (_, p) in old.into_iter().skip(KEEP_AUTOSAVES) {
+        let _ = std::fs::remove_file(p); // another studio may have pruned it
+    }
+    if let Err(e) = std::fs::write(marker_of(dir, me), format!("{me}\n")) {
         tracing::warn!("autosave folder {}: {e}", dir.display());
     }
     offer
@@ -152,7 +214,8 @@ pub fn read_recent(dir: &Path) -> Vec<PathBuf> {
 
 /// At a clean exit: the session is over (its autosave stays for reference, but is not offered).
 pub fn end_session(dir: &Path) {
-    let _ = std::fs::remove_file(marker_path(dir)); // absent already: nothing to do
+    // Absent already: nothing to do.
+    let _ = std::fs::remove_file(marker_of(dir, std::process::id()));
 }
 
 /// Reads an attack spec file (TOML by extension, else JSON); relative paths in it resolve
@@ -232,31 +295,46 @@ mod tests {
     #[test]
     fn a_crashed_session_offers_its_autosave() {
         let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        assert_eq!(begin_session(d), None, "first run: nothing to offer");
+        write_project(&autosave_path(d), &Design::default()).expect("autosave");
+        assert_eq!(begin_session(d), None, "our own marker: still running");
+        // Another studio running now (pid 1 is always alive) is not a crash, and its files stay.
+        std::fs::write(marker_of(d, 1), "1\n").expect("marker");
+        write_project(&autosave_of(d, 1), &Design::default()).expect("autosave");
+        assert_eq!(begin_session(d), None, "a live studio is not a crash");
+        assert!(marker_of(d, 1).exists() && autosave_of(d, 1).exists());
+        // A process id no one has, with no end_session: that process "crashed".
+        std::fs::write(marker_of(d, 4_294_967), "4294967\n").expect("marker");
+        write_project(&autosave_of(d, 4_294_967), &Design::default()).expect("autosave");
         assert_eq!(
-            begin_session(dir.path()),
-            None,
-            "first run: nothing to offer"
+            begin_session(d),
+            Some(autosave_of(d, 4_294_967)),
+            "the next launch offers its autosave, not the live studio's or ours"
         );
-        write_project(&autosave_path(dir.path()), &Design::default()).expect("autosave");
-        // Another studio running now is not a crash.
-        assert_eq!(
-            begin_session(dir.path()),
-            None,
-            "our own marker: still running"
-        );
-        // No end_session, and a process id no one has: the process "crashed".
-        std::fs::write(marker_path(dir.path()), "4294967\n").expect("marker");
-        assert_eq!(
-            begin_session(dir.path()),
-            Some(autosave_path(dir.path())),
-            "the next launch offers the autosave"
-        );
-        end_session(dir.path());
-        assert_eq!(
-            begin_session(dir.path()),
-            None,
-            "a clean exit offers nothing"
-        );
+        assert_eq!(begin_session(d), None, "offered once");
+        end_session(d);
+        assert!(!marker_of(d, std::process::id()).exists());
+        // An older version's single marker and autosave still count.
+        std::fs::write(d.join(LEGACY_MARKER), "4294968\n").expect("marker");
+        write_project(&d.join(LEGACY_AUTOSAVE), &Design::default()).expect("autosave");
+        assert_eq!(begin_session(d), Some(d.join(LEGACY_AUTOSAVE)));
+    }
+
+    #[test]
+    fn ended_sessions_keep_only_the_newest_autosaves() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        for pid in 0..KEEP_AUTOSAVES as u32 + 3 {
+            write_project(&autosave_of(d, 4_000_000 + pid), &Design::default()).expect("save");
+        }
+        begin_session(d);
+        let left = std::fs::read_dir(d)
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("autosave-"))
+            .count();
+        assert_eq!(left, KEEP_AUTOSAVES);
     }
 
     #[test]
