@@ -100,6 +100,20 @@ fn harness(opts: StudioOptions) -> Harness<'static, TriggerLabApp> {
         .build_eframe(move |cc| TriggerLabApp::new(cc, opts, Default::default()))
 }
 
+/// A small studio that opens the dataset at `root` at startup.
+fn opening(dir: &Path, root: &Path) -> StudioOptions {
+    StudioOptions {
+        library: Some(SynthSpec {
+            per_class: 1,
+            size: 48,
+            ..triggerlab::app::library_spec()
+        }),
+        autosave_dir: Some(dir.join("autosave")),
+        dataset: Some(root.to_path_buf()),
+        ..Default::default()
+    }
+}
+
 /// Steps until `done` holds (or fails after a minute).
 fn step_until(
     h: &mut Harness<'static, TriggerLabApp>,
@@ -142,17 +156,7 @@ fn rows(h: &Harness<'static, TriggerLabApp>) -> Vec<String> {
 fn the_panel_counts_filters_and_opens_a_clicked_clip() {
     let dir = tempfile::tempdir().expect("tmp");
     let root = dataset(dir.path());
-    let opts = StudioOptions {
-        library: Some(SynthSpec {
-            per_class: 1,
-            size: 48,
-            ..triggerlab::app::library_spec()
-        }),
-        autosave_dir: Some(dir.path().join("autosave")),
-        dataset: Some(root.clone()),
-        ..Default::default()
-    };
-    let mut h = harness(opts);
+    let mut h = harness(opening(dir.path(), &root));
     step_until(&mut h, "the dataset loaded", |a| {
         !a.busy() && a.state().library.datasets.len() == 1
     });
@@ -415,17 +419,7 @@ fn a_dropped_folder_opens_as_a_dataset_and_a_dropped_file_as_a_clip() {
 fn a_closed_dataset_goes_and_undo_brings_it_back() {
     let dir = tempfile::tempdir().expect("tmp");
     let root = dataset(dir.path());
-    let opts = StudioOptions {
-        library: Some(SynthSpec {
-            per_class: 1,
-            size: 48,
-            ..triggerlab::app::library_spec()
-        }),
-        autosave_dir: Some(dir.path().join("autosave")),
-        dataset: Some(root.clone()),
-        ..Default::default()
-    };
-    let mut h = harness(opts);
+    let mut h = harness(opening(dir.path(), &root));
     step_until(&mut h, "the dataset loaded", |a| {
         !a.busy() && a.state().library.datasets.len() == 1
     });

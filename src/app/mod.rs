@@ -683,9 +683,23 @@ impl TriggerLabApp {
         }
     }
 
-    /// After undo or redo: the dataset folders the design gained are opened again, those it lost
-    /// are closed (the design is what the user made; the panels follow it).
-    fn follow_datasets(&mut self, before: &[PathBuf]) {
+    /// Undo (or redo) one step; the dataset folders the design gained are opened again, those
+    /// it lost are closed (the design is what the user made; the panels follow it).
+    fn undo_redo(&mut self, redo: bool) {
+        let before = self.state.doc.design().datasets.clone();
+        let done = if redo {
+            self.state.doc.redo()
+        } else {
+            self.state.doc.undo()
+        };
+        if !done {
+            self.state.info(if redo {
+                "nothing to redo"
+            } else {
+                "nothing to undo"
+            });
+        }
+        self.state.edit_error = None;
         let now = self.state.doc.design().datasets.clone();
         for root in before.iter().filter(|r| !now.contains(r)) {
             self.library.close(&mut self.state, root);
@@ -1643,22 +1657,8 @@ impl TriggerLabApp {
             let player = self.player.as_ref().map(|p| &p.1);
             match cmd {
                 UiCommand::Design(c) => self.design(c),
-                UiCommand::Undo => {
-                    let before = self.state.doc.design().datasets.clone();
-                    if !self.state.doc.undo() {
-                        self.state.info("nothing to undo");
-                    }
-                    self.state.edit_error = None;
-                    self.follow_datasets(&before);
-                }
-                UiCommand::Redo => {
-                    let before = self.state.doc.design().datasets.clone();
-                    if !self.state.doc.redo() {
-                        self.state.info("nothing to redo");
-                    }
-                    self.state.edit_error = None;
-                    self.follow_datasets(&before);
-                }
+                UiCommand::Undo => self.undo_redo(false),
+                UiCommand::Redo => self.undo_redo(true),
                 UiCommand::NewProject => {
                     self.state.doc.replace(Design::default());
                     self.state.project.path = None;
