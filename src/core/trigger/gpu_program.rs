@@ -151,11 +151,15 @@ impl Prepared {
                 }
             }
             Kernel::Wanet(p) => {
-                let taps = p.taps_at(ctx);
-                let share = || (taps.indices().into(), taps.weights().into());
-                let (indices, weights) = match &taps {
-                    Cow::Borrowed(_) => self.gpu.taps.get_or_init(share).clone(),
-                    Cow::Owned(_) => share(),
+                let table = || {
+                    let taps = p.taps_at(ctx);
+                    (taps.indices().into(), taps.weights().into())
+                };
+                // The prepared grid's table is built once, for the first frame the GPU draws.
+                let (indices, weights) = if p.varies_per_frame() {
+                    table()
+                } else {
+                    self.gpu.taps.get_or_init(table).clone()
                 };
                 GpuProgram::Warp { indices, weights }
             }

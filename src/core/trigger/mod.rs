@@ -9,6 +9,7 @@ pub mod blend;
 pub mod dct;
 pub mod ftrojan;
 pub mod gpu_program;
+pub mod jpeg;
 pub mod natural;
 pub mod patch;
 pub mod sig;
@@ -194,7 +195,7 @@ impl VisualTrigger {
             }
             VisualTrigger::Jpeg(s) => {
                 s.validate(field)?;
-                Kernel::Jpeg(s.clone())
+                Kernel::Jpeg(Box::new(jpeg::Tables::new(s.quality)))
             }
             VisualTrigger::Flicker(s) => {
                 s.validate(field)?;
@@ -228,7 +229,7 @@ enum Kernel {
     Tdba(tdba::Prepared),
     FrameLag(natural::LagMode),
     MotionBlur(natural::SparseFilter),
-    Jpeg(natural::JpegSpec),
+    Jpeg(Box<jpeg::Tables>),
     Flicker(natural::FlickerSpec),
     Shake(natural::ShakeSpec, u64),
     ColorCast(Box<[[u8; 256]; 3]>),
@@ -355,10 +356,12 @@ impl Prepared {
             // The gathering kernels read the whole source frame (a copy) and write their band.
             Kernel::Wanet(p) => {
                 copy_into(&mut scratch.bytes, px);
-                let (taps, src) = (p.taps_at(ctx), &scratch.bytes);
+                // A byte past the frame, which WaNet's row gathers read.
+                scratch.bytes.push(0);
+                let (sampler, src, w) = (p.sampler_at(ctx), &scratch.bytes, self.w);
                 px.par_chunks_mut(band)
                     .enumerate()
-                    .for_each(|(i, c)| taps.sample_span(src, c, i * band / 3));
+                    .for_each(|(i, c)| sampler.sample_rows(src, c, i * ROWS_PER_BAND, w));
             }
             Kernel::MotionBlur(f) => {
                 copy_into(&mut scratch.bytes, px);
@@ -371,10 +374,11 @@ impl Prepared {
                 self.filter_bands(&f, px, &scratch.bytes);
             }
             // Bands of whole block rows code to the same pixels as the whole frame.
-            Kernel::Jpeg(s) => {
+            // Bands of whole block rows give the same pixels as the whole frame.
+            Kernel::Jpeg(t) => {
                 let w = self.w;
-                px.par_chunks_mut(w * 3 * natural::JpegSpec::BAND_ROWS)
-                    .try_for_each(|c| s.apply_band(c, w))?;
+                px.par_chunks_mut(w * 3 * ROWS_PER_BAND)
+                    .for_each(|c| jpeg::round_trip(c, w, c.len() / (w * 3), t));
             }
             _ => return self.apply_frame(px, ctx, scratch),
         }
@@ -407,7 +411,7 @@ impl Prepared {
                 copy_into(&mut scratch.bytes, px);
                 f.apply(&scratch.bytes, px, w, h, &mut scratch.floats);
             }
-            Kernel::Jpeg(s) => s.apply(px, w, h)?,
+            Kernel::Jpeg(t) => jpeg::round_trip(px, w, h, t),
             Kernel::Flicker(s) => {
                 let g = s.gain(ctx.index);
                 natural::apply_luts(px, &natural::gain_luts([g, g, g]));

@@ -86,7 +86,7 @@ fn bicubic_axis(o: usize, n_in: usize, n_out: usize) -> ([usize; 4], [f64; 4]) {
 /// once, then each output row combines 4 of those. Each output value is the same sums in the
 /// same order as the direct 4×4 form, `Σₐ yw[a]·(Σ_b xw[b]·src[yi[a]][xi[b]])` (both from 0.0),
 /// so the result is bit-identical, at a quarter of the work and without a full-size plane.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Bicubic {
     ow: usize,
     /// Per source row, the row interpolated to `ow` columns.
@@ -119,14 +119,22 @@ impl Bicubic {
     fn row(&self, y: usize, out: &mut [f64]) {
         let (yi, yw) = &self.ys[y];
         let r: [&[f64]; 4] = std::array::from_fn(|a| &self.rows_x[yi[a] * self.ow..][..self.ow]);
-        for (x, o) in out[..self.ow].iter_mut().enumerate() {
-            let mut v = 0.0;
-            for a in 0..4 {
-                v += yw[a] * r[a][x];
-            }
-            *o = v;
-        }
+        combine_rows(r, yw, &mut out[..self.ow]);
     }
+}
+
+super::simd_kernel! {
+/// `out[x] = Σₐ yw[a]·r[a][x]` from 0.0 in order, compiled for AVX2.
+fn combine_rows(r: [&[f64]; 4], yw: &[f64; 4], out: &mut [f64]) {
+    let n = out.len().min(r[0].len()).min(r[1].len()).min(r[2].len()).min(r[3].len());
+    for x in 0..n {
+        let mut v = 0.0;
+        for a in 0..4 {
+            v += yw[a] * r[a][x];
+        }
+        out[x] = v;
+    }
+}
 }
 
 /// Bicubic upsampling of an `ih`×`iw` plane to `oh`×`ow`, align_corners = true, clamped taps.
@@ -152,16 +160,38 @@ pub fn random_control_grid(k: usize, seed: u64, index: u64) -> Vec<f64> {
 }
 
 /// The sampling grid, a row at a time: `lin(j) + s·noise/H`, rescaled and clipped, per pixel.
-#[derive(Clone)]
-struct WarpRows {
+/// Immutable and shared by the threads that sample a frame; each brings its own [`RowBufs`].
+#[derive(Clone, Debug)]
+pub struct WarpRows {
     nx: Bicubic,
     ny: Bicubic,
+    /// `lin(j)` per column.
+    lx: Vec<f64>,
     s: f64,
     rescale: f64,
     h: usize,
     w: usize,
-    row_x: Vec<f64>,
-    row_y: Vec<f64>,
+}
+
+/// `−1 + 2i/(n − 1)`: the identity grid's coordinate of index `i` of `n` (align_corners).
+fn lin(i: usize, n: usize) -> f64 {
+    if n > 1 {
+        -1.0 + 2.0 * i as f64 / (n - 1) as f64
+    } else {
+        -1.0
+    }
+}
+
+/// One thread's row buffers for [`WarpRows`]: the grid's two channels, per tap (corners in
+/// [`Taps::tap`]'s order) a source index and a weight per pixel (one array each, so the
+/// kernels vectorise), and the channel sums.
+#[derive(Default)]
+struct RowBufs {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    tap_idx: [Vec<u32>; 4],
+    tap_wt: [Vec<f32>; 4],
+    acc: [Vec<f32>; 3],
 }
 
 impl WarpRows {
@@ -169,94 +199,215 @@ impl WarpRows {
         WarpRows {
             nx: Bicubic::new(&ins[..k * k], k, k, h, w),
             ny: Bicubic::new(&ins[k * k..], k, k, h, w),
+            lx: (0..w).map(|j| lin(j, w)).collect(),
             s,
             rescale,
             h,
             w,
-            row_x: vec![0.0; w],
-            row_y: vec![0.0; w],
         }
     }
 
-    /// The taps of row `i` into `idx` and `wt` (`w` each): what [`WarpRows::row`] and
-    /// [`Taps::tap`] give, through one kernel that inlines and vectorises.
-    fn row_taps(&mut self, i: usize, idx: &mut [[u32; 4]], wt: &mut [[f32; 4]]) {
-        self.nx.row(i, &mut self.row_x);
-        self.ny.row(i, &mut self.row_y);
-        let gy = if self.h > 1 {
-            -1.0 + 2.0 * i as f64 / (self.h - 1) as f64
-        } else {
-            -1.0
-        };
+    /// The noise's scale `s/H`: the displacement is `noise·(s/H)`, one multiply per pixel
+    /// where `s·noise/H` took a division.
+    fn c(&self) -> f64 {
+        self.s / self.h as f64
+    }
+
+    fn grid_rows(&self, i: usize, b: &mut RowBufs) {
+        b.x.resize(self.w, 0.0);
+        b.y.resize(self.w, 0.0);
+        self.nx.row(i, &mut b.x);
+        self.ny.row(i, &mut b.y);
+    }
+
+    /// Row `i`'s taps into `b.tap_idx` and `b.tap_wt`: what [`WarpRows::row`] and
+    /// [`Taps::tap`] compute, through one kernel that vectorises.
+    fn row_taps(&self, i: usize, b: &mut RowBufs) {
+        self.grid_rows(i, b);
+        let w = self.w;
+        for t in 0..4 {
+            b.tap_idx[t].resize(w, 0);
+            b.tap_wt[t].resize(w, 0.0);
+        }
         let k = RowConsts {
-            gy,
-            s: self.s,
-            hf: self.h as f64,
+            gy: lin(i, self.h),
+            c: self.c(),
             rescale: self.rescale,
             h: self.h,
-            w: self.w,
+            w,
         };
-        taps_row(&self.row_x, &self.row_y, &k, idx, wt);
+        let [i0, i1, i2, i3] = &mut b.tap_idx;
+        let [w0, w1, w2, w3] = &mut b.tap_wt;
+        grid_taps(&self.lx, &b.x, &b.y, &k, [i0, i1, i2, i3], [w0, w1, w2, w3]);
     }
 
     /// Calls `f` with the grid point of each pixel of row `i`, left to right.
-    fn row(&mut self, i: usize, mut f: impl FnMut([f64; 2])) {
-        let lin = |i: usize, n: usize| {
-            if n > 1 {
-                -1.0 + 2.0 * i as f64 / (n - 1) as f64
-            } else {
-                -1.0
-            }
-        };
-        self.nx.row(i, &mut self.row_x);
-        self.ny.row(i, &mut self.row_y);
-        let (hf, s, rescale) = (self.h as f64, self.s, self.rescale);
+    fn row(&self, i: usize, b: &mut RowBufs, mut f: impl FnMut([f64; 2])) {
+        self.grid_rows(i, b);
+        let (c, rescale) = (self.c(), self.rescale);
         let gy = lin(i, self.h);
-        for (j, (&nx, &ny)) in self.row_x.iter().zip(&self.row_y).enumerate() {
+        for (j, (&nx, &ny)) in b.x.iter().zip(&b.y).enumerate() {
             f([
-                ((lin(j, self.w) + s * nx / hf) * rescale).clamp(-1.0, 1.0),
-                ((gy + s * ny / hf) * rescale).clamp(-1.0, 1.0),
+                ((lin(j, self.w) + nx * c) * rescale).clamp(-1.0, 1.0),
+                ((gy + ny * c) * rescale).clamp(-1.0, 1.0),
             ]);
+        }
+    }
+
+    /// The whole frame's taps as a table (for the GPU's warp texture): rows are independent,
+    /// so bands of rows across threads, each with its own buffers.
+    fn table(&self) -> Taps {
+        use rayon::prelude::*;
+        let (h, w) = (self.h, self.w);
+        let mut idx = vec![[0u32; 4]; h * w];
+        let mut wt = vec![[0f32; 4]; h * w];
+        const BAND: usize = 16;
+        idx.par_chunks_mut(w * BAND)
+            .zip(wt.par_chunks_mut(w * BAND))
+            .enumerate()
+            .for_each_init(RowBufs::default, |b, (n, (bi, bw))| {
+                for (r, (ri, rw)) in bi.chunks_mut(w).zip(bw.chunks_mut(w)).enumerate() {
+                    self.row_taps(n * BAND + r, b);
+                    for (j, (i, wgt)) in ri.iter_mut().zip(rw.iter_mut()).enumerate() {
+                        *i = std::array::from_fn(|t| b.tap_idx[t][j]);
+                        *wgt = std::array::from_fn(|t| b.tap_wt[t][j]);
+                    }
+                }
+            });
+        Taps { idx, wt }
+    }
+
+    /// Warps whole output rows `first_row..` into `dst` from the whole frame `src`, computing
+    /// each row's taps as it goes: no frame-sized table is written or read, which at 720p was
+    /// 29 MB faulted in per revision and most of the preview's time. The same weights and sums
+    /// as [`Taps::sample_span`] over the reference taps, so the same bytes (tested).
+    fn sample_rows(&self, src: &[u8], dst: &mut [u8], first_row: usize) {
+        let mut b = RowBufs::default();
+        let (w, h) = (self.w, self.h);
+        // The gathers read a 4-byte word per pixel: the frame with a byte after it.
+        let padded;
+        let src = if src.len() > w * h * 3 {
+            src
+        } else {
+            padded = [src, &[0]].concat();
+            &padded[..]
+        };
+        for (r, out) in dst.chunks_exact_mut(w * 3).enumerate() {
+            self.row_taps(first_row + r, &mut b);
+            sample_row(src, out, &b.tap_idx, &b.tap_wt, &mut b.acc);
+        }
+    }
+}
+
+super::simd_kernel! {
+/// One row of taps: the grid point `((lin(j) + nx·s/H)·rescale, (gy + ny·s/H)·rescale)`,
+/// clipped, as in [`WarpRows::row`], then [`Taps::tap`]'s corners and weights: the same
+/// operations in the same order, so the same weights (tested). One array per output and 32-bit
+/// integers, so it compiles to AVX2 vector code; written per pixel as `[u32; 4]` and with
+/// branches it stayed scalar (40 ns a pixel).
+///
+/// [`Taps::tap`]'s bounds test is not needed: the grid lies in [−1, 1], so a corner past the
+/// right or bottom edge only ever comes with a zero fraction, i.e. a zero weight, which is what
+/// the test gives it; its index is clamped to the edge so the read stays in the frame. (A NaN
+/// grid point gives corner 0 and NaN weights here as there.)
+fn grid_taps(lxs: &[f64], nx: &[f64], ny: &[f64], k: &RowConsts, idx: [&mut [u32]; 4], wt: [&mut [f32]; 4]) {
+    let (w, h) = (k.w, k.h);
+    let (wm1, hm1) = ((w - 1) as f64, (h - 1) as f64);
+    let (wl, hl, wi) = (w as i32 - 1, h as i32 - 1, w as i32);
+    let [i0, i1, i2, i3] = idx;
+    let [w0, w1, w2, w3] = wt;
+    let n = w.min(lxs.len()).min(nx.len()).min(ny.len()).min(i0.len()).min(i1.len()).min(i2.len())
+        .min(i3.len()).min(w0.len()).min(w1.len()).min(w2.len()).min(w3.len());
+    for j in 0..n {
+        let gx = ((lxs[j] + nx[j] * k.c) * k.rescale).clamp(-1.0, 1.0);
+        let gy = ((k.gy + ny[j] * k.c) * k.rescale).clamp(-1.0, 1.0);
+        let ix = (gx + 1.0) / 2.0 * wm1;
+        let iy = (gy + 1.0) / 2.0 * hm1;
+        let (x0f, y0f) = (ix.floor(), iy.floor());
+        let (fx, fy) = (ix - x0f, iy - y0f);
+        // Corners lie in 0..=w and 0..=h, which i32 holds (NaN gives 0 as `as isize` does).
+        let (x0, y0) = (x0f as i32, y0f as i32);
+        let (x1, y1) = ((x0 + 1).min(wl), (y0 + 1).min(hl));
+        i0[j] = (y0 * wi + x0) as u32;
+        i1[j] = (y0 * wi + x1) as u32;
+        i2[j] = (y1 * wi + x0) as u32;
+        i3[j] = (y1 * wi + x1) as u32;
+        w0[j] = ((1.0 - fx) * (1.0 - fy)) as f32;
+        w1[j] = (fx * (1.0 - fy)) as f32;
+        w2[j] = ((1.0 - fx) * fy) as f32;
+        w3[j] = (fx * fy) as f32;
+    }
+}
+}
+
+super::simd_kernel! {
+/// One output row from its taps: per channel, `Σₖ wₖ · src[tapₖ]` from 0 in tap order as
+/// [`gather_px`] adds it, but tap by tap over the whole row, each tap's pixel read as one 4-byte
+/// word, so the loads become AVX2 gathers and the arithmetic runs 8 pixels at a time (3× faster
+/// than pixel by pixel). `src` holds at least one byte past the frame, so the word of the last
+/// pixel is in it.
+fn sample_row(src: &[u8], out: &mut [u8], idx: &[Vec<u32>; 4], wt: &[Vec<f32>; 4], acc: &mut [Vec<f32>; 3]) {
+    let n = out.len() / 3;
+    let [ar, ag, ab] = acc;
+    for a in [&mut *ar, &mut *ag, &mut *ab] {
+        a.clear();
+        a.resize(n, 0.0);
+    }
+    let Some(last) = src.len().checked_sub(4) else {
+        return;
+    };
+    for k in 0..4 {
+        let (ii, ww) = (&idx[k][..n], &wt[k][..n]);
+        let (r, g, b) = (&mut ar[..n], &mut ag[..n], &mut ab[..n]);
+        for j in 0..n {
+            // `min` only proves the read in bounds: every tap's word lies within `src`.
+            let o = (ii[j] as usize * 3).min(last);
+            let v = u32::from_le_bytes([src[o], src[o + 1], src[o + 2], src[o + 3]]);
+            let w = ww[j];
+            r[j] += w * (v & 0xFF) as f32;
+            g[j] += w * ((v >> 8) & 0xFF) as f32;
+            b[j] += w * ((v >> 16) & 0xFF) as f32;
+        }
+    }
+    for (j, px) in out.chunks_exact_mut(3).enumerate() {
+        px[0] = super::to_u8(ar[j]);
+        px[1] = super::to_u8(ag[j]);
+        px[2] = super::to_u8(ab[j]);
+    }
+}
+}
+
+/// How a frame's taps are had: computed row by row from the grid, or read from a table (noise
+/// mode, whose draws run in pixel order over the whole frame).
+pub enum Sampler<'a> {
+    Rows(Cow<'a, WarpRows>),
+    Table(Cow<'a, Taps>),
+}
+
+impl Sampler<'_> {
+    /// Output rows `first_row..first_row + dst.len() / (3·w)` of a `w`-wide frame from `src`.
+    pub fn sample_rows(&self, src: &[u8], dst: &mut [u8], first_row: usize, w: usize) {
+        match self {
+            Sampler::Rows(r) => r.sample_rows(src, dst, first_row),
+            Sampler::Table(t) => t.sample_span(src, dst, first_row * w),
         }
     }
 }
 
 struct RowConsts {
     gy: f64,
-    s: f64,
-    hf: f64,
+    c: f64,
     rescale: f64,
     h: usize,
     w: usize,
 }
 
-super::simd_kernel! {
-/// One row of taps: the grid point `((lin(j) + s·nx/H)·rescale, (gy + s·ny/H)·rescale)`,
-/// clipped, as in [`WarpRows::row`], then [`Taps::tap`] — the same operations in the same order
-/// (so the same bits), compiled for AVX2 so `floor` is an instruction, not a libm call.
-fn taps_row(nx: &[f64], ny: &[f64], k: &RowConsts, idx: &mut [[u32; 4]], wt: &mut [[f32; 4]]) {
-    let w = k.w;
-    for j in 0..w {
-        let lx = if w > 1 {
-            -1.0 + 2.0 * j as f64 / (w - 1) as f64
-        } else {
-            -1.0
-        };
-        let g = [
-            ((lx + k.s * nx[j] / k.hf) * k.rescale).clamp(-1.0, 1.0),
-            ((k.gy + k.s * ny[j] / k.hf) * k.rescale).clamp(-1.0, 1.0),
-        ];
-        (idx[j], wt[j]) = Taps::tap(g, k.h, w);
-    }
-}
-}
-
 /// The sampling grid (x, y in [−1, 1]) for an `h`×`w` frame, as pairs per pixel.
 pub fn warp_grid(ins: &[f64], k: usize, s: f64, rescale: f64, h: usize, w: usize) -> Vec<[f64; 2]> {
-    let mut rows = WarpRows::new(ins, k, s, rescale, h, w);
-    let mut out = Vec::with_capacity(h * w);
+    let rows = WarpRows::new(ins, k, s, rescale, h, w);
+    let (mut out, mut b) = (Vec::with_capacity(h * w), RowBufs::default());
     for i in 0..h {
-        rows.row(i, |g| out.push(g));
+        rows.row(i, &mut b, |g| out.push(g));
     }
     out
 }
@@ -354,20 +505,35 @@ impl Taps {
     /// [`Taps::sample`] for the output pixels `first..first + dst.len() / 3` (a row band).
     pub fn sample_span(&self, src: &[u8], dst: &mut [u8], first: usize) {
         let n = dst.len() / 3;
-        let (idx, wt) = (&self.idx[first..first + n], &self.wt[first..first + n]);
-        for ((out, ii), ww) in dst.chunks_exact_mut(3).zip(idx).zip(wt) {
-            // Per channel the same sum from 0 in tap order; each tap's pixel is read once.
-            let mut v = [0f32; 3];
-            for k in 0..4 {
-                let p = &src[ii[k] as usize * 3..][..3];
-                for c in 0..3 {
-                    v[c] += ww[k] * f32::from(p[c]);
-                }
-            }
-            for c in 0..3 {
-                out[c] = super::to_u8(v[c]);
-            }
+        gather(
+            src,
+            dst,
+            &self.idx[first..first + n],
+            &self.wt[first..first + n],
+        );
+    }
+}
+
+/// `dst[p] = Σ wₖ · src[tapₖ]`, rounded, clipped: per channel the same sum from 0 in tap order;
+/// each tap's pixel is read once.
+#[inline]
+fn gather(src: &[u8], dst: &mut [u8], idx: &[[u32; 4]], wt: &[[f32; 4]]) {
+    for ((out, ii), ww) in dst.chunks_exact_mut(3).zip(idx).zip(wt) {
+        gather_px(src, out, ii, ww);
+    }
+}
+
+#[inline(always)]
+fn gather_px(src: &[u8], out: &mut [u8], ii: &[u32; 4], ww: &[f32; 4]) {
+    let mut v = [0f32; 3];
+    for k in 0..4 {
+        let p = &src[ii[k] as usize * 3..][..3];
+        for c in 0..3 {
+            v[c] += ww[k] * f32::from(p[c]);
         }
+    }
+    for c in 0..3 {
+        out[c] = super::to_u8(v[c]);
     }
 }
 
@@ -377,7 +543,9 @@ pub struct Prepared {
     seed: u64,
     h: usize,
     w: usize,
-    taps: Taps,
+    /// The grid, sampled row by row; or, in noise mode, its taps as a table.
+    rows: WarpRows,
+    noise: Option<Taps>,
     variation: Option<Variation>,
 }
 
@@ -409,36 +577,21 @@ impl WanetSpec {
     /// The taps of the warp grid (noise mode applied), built a row at a time: the same values
     /// as `Taps::from_grid(noise_mode_grid(warp_grid(…)))` without the two full-size grids.
     fn taps(&self, ins: &[f64], h: usize, w: usize, seed: u64, index: u64) -> Taps {
-        let mut rows = WarpRows::new(ins, self.k, self.s, self.grid_rescale, h, w);
-        let mut noise = self
-            .noise_mode
-            .then(|| rng_for(seed, Stream::WanetNoiseMode, index));
-        let Some(rng) = noise.as_mut() else {
-            // Without noise the rows are independent: bands of rows across threads, each with
-            // its own row buffers, writing the same values in place.
-            use rayon::prelude::*;
-            let mut idx = vec![[0u32; 4]; h * w];
-            let mut wt = vec![[0f32; 4]; h * w];
-            const BAND: usize = 16;
-            idx.par_chunks_mut(w * BAND)
-                .zip(wt.par_chunks_mut(w * BAND))
-                .enumerate()
-                .for_each_init(
-                    || rows.clone(),
-                    |rows, (b, (bi, bw))| {
-                        for (r, (ri, rw)) in bi.chunks_mut(w).zip(bw.chunks_mut(w)).enumerate() {
-                            rows.row_taps(b * BAND + r, ri, rw);
-                        }
-                    },
-                );
-            return Taps { idx, wt };
-        };
+        let rows = self.rows(ins, h, w);
+        if !self.noise_mode {
+            return rows.table();
+        }
         // Noise mode draws from one stream in pixel order: sequential.
-        let mut taps = Taps::with_capacity(h * w);
+        let mut rng = rng_for(seed, Stream::WanetNoiseMode, index);
+        let (mut taps, mut b) = (Taps::with_capacity(h * w), RowBufs::default());
         for i in 0..h {
-            rows.row(i, |g| taps.push(noise_point(g, h, rng), h, w));
+            rows.row(i, &mut b, |g| taps.push(noise_point(g, h, &mut rng), h, w));
         }
         taps
+    }
+
+    fn rows(&self, ins: &[f64], h: usize, w: usize) -> WarpRows {
+        WarpRows::new(ins, self.k, self.s, self.grid_rescale, h, w)
     }
 
     pub fn prepare(
@@ -471,29 +624,50 @@ impl WanetSpec {
         }
         let seed = self.seed.unwrap_or(seed);
         let ins = self.control(field, seed)?;
-        let taps = self.taps(&ins, fh, fw, seed, 0);
+        // Without noise nothing frame-sized is built here: each frame's rows compute their taps.
+        let noise = self.noise_mode.then(|| self.taps(&ins, fh, fw, seed, 0));
         Ok(Prepared {
             spec: self.clone(),
             seed,
             h: fh,
             w: fw,
-            taps,
+            rows: self.rows(&ins, fh, fw),
+            noise,
             variation,
         })
     }
 }
 
 impl Prepared {
-    /// The taps this frame is sampled with: the prepared ones, or for `grid` a new control
-    /// grid drawn for this frame. [`Prepared::apply`] and the GPU preview both take them here.
+    /// Whether each frame has its own grid (`grid` variation) rather than the prepared one.
+    pub fn varies_per_frame(&self) -> bool {
+        matches!(self.variation, Some(Variation::Grid))
+    }
+
+    /// How this frame is sampled: the prepared grid, or for `grid` a new control grid drawn for
+    /// this frame.
+    pub fn sampler_at(&self, ctx: &FrameCtx) -> Sampler<'_> {
+        if !self.varies_per_frame() {
+            return match &self.noise {
+                Some(t) => Sampler::Table(Cow::Borrowed(t)),
+                None => Sampler::Rows(Cow::Borrowed(&self.rows)),
+            };
+        }
+        let index = ctx.index as u64 + 1;
+        let ins = random_control_grid(self.spec.k, self.seed, index);
+        if self.spec.noise_mode {
+            let taps = self.spec.taps(&ins, self.h, self.w, self.seed, index);
+            Sampler::Table(Cow::Owned(taps))
+        } else {
+            Sampler::Rows(Cow::Owned(self.spec.rows(&ins, self.h, self.w)))
+        }
+    }
+
+    /// The taps this frame is sampled with, as a table: what the GPU preview uploads.
     pub fn taps_at(&self, ctx: &FrameCtx) -> Cow<'_, Taps> {
-        match self.variation {
-            Some(Variation::Grid) => {
-                let index = ctx.index as u64 + 1;
-                let ins = random_control_grid(self.spec.k, self.seed, index);
-                Cow::Owned(self.spec.taps(&ins, self.h, self.w, self.seed, index))
-            }
-            _ => Cow::Borrowed(&self.taps),
+        match self.sampler_at(ctx) {
+            Sampler::Table(t) => t,
+            Sampler::Rows(r) => Cow::Owned(r.table()),
         }
     }
 
@@ -501,7 +675,9 @@ impl Prepared {
     pub fn apply(&self, px: &mut [u8], ctx: &FrameCtx, scratch: &mut Vec<u8>) {
         scratch.clear();
         scratch.extend_from_slice(px);
-        self.taps_at(ctx).sample(scratch, px);
+        // A byte past the frame, which the row gathers read (see `sample_row`).
+        scratch.push(0);
+        self.sampler_at(ctx).sample_rows(scratch, px, 0, self.w);
     }
 }
 
@@ -576,9 +752,78 @@ mod tests {
                 grid
             };
             let want = Taps::from_grid(&grid, h, w);
-            let got = spec.taps(&ins, h, w, 3, 2);
-            assert_eq!(got.indices(), want.indices());
-            assert_eq!(got.weights(), want.weights());
+            assert_same_taps(&spec.taps(&ins, h, w, 3, 2), &want);
+        }
+    }
+
+    /// The reference's weights exactly, and its indices wherever a tap has weight: a weightless
+    /// tap past the right or bottom edge points at the edge instead of at pixel 0.
+    fn assert_same_taps(got: &Taps, want: &Taps) {
+        assert!(got.weights() == want.weights(), "weights differ");
+        let same = got
+            .indices()
+            .iter()
+            .zip(want.indices())
+            .zip(want.weights())
+            .all(|((a, b), wt)| (0..4).all(|t| wt[t] == 0.0 || a[t] == b[t]));
+        assert!(same, "indices of weighted taps differ");
+        assert!(got.indices().len() == want.indices().len());
+    }
+
+    /// Sampling row by row (no table) gives the bytes of the reference: the grid built point by
+    /// point, its taps, then the table's gather; for the prepared grid and a per-frame one, with
+    /// and without noise, through `apply` and through the banded path.
+    #[test]
+    fn rows_sample_as_the_reference_table_does() {
+        let (h, w) = (37, 53);
+        let src: Vec<u8> = (0..h * w * 3).map(|i| (i * 31 % 251) as u8).collect();
+        for noise_mode in [false, true] {
+            for variation in [None, Some(Variation::Grid)] {
+                let spec = WanetSpec {
+                    k: 5,
+                    s: 3.0,
+                    noise_mode,
+                    ..Default::default()
+                };
+                let p = spec.prepare("v", w, h, 11, variation.clone()).expect("ok");
+                for index in [0usize, 4] {
+                    let ctx = FrameCtx {
+                        index,
+                        ordinal: 0,
+                        count: 1,
+                    };
+                    let at = if variation.is_some() {
+                        index as u64 + 1
+                    } else {
+                        0
+                    };
+                    let ins = random_control_grid(5, 11, at);
+                    let grid = warp_grid(&ins, 5, spec.s, spec.grid_rescale, h, w);
+                    let grid = if noise_mode {
+                        noise_mode_grid(&grid, h, 11, at)
+                    } else {
+                        grid
+                    };
+                    let mut want = vec![0; src.len()];
+                    Taps::from_grid(&grid, h, w).sample(&src, &mut want);
+                    let mut got = src.clone();
+                    p.apply(&mut got, &ctx, &mut Vec::new());
+                    assert_eq!(
+                        got, want,
+                        "noise {noise_mode}, {variation:?}, frame {index}"
+                    );
+                    assert_ne!(got, src);
+                    let mut banded = vec![0; src.len()];
+                    let sampler = p.sampler_at(&ctx);
+                    for (b, band) in banded.chunks_mut(w * 3 * 8).enumerate() {
+                        sampler.sample_rows(&src, band, b * 8, w);
+                    }
+                    assert_eq!(banded, want);
+                    // The GPU's table: the reference weights, and its indices wherever a tap
+                    // has weight (a weightless tap past the edge points at the edge instead).
+                    assert_same_taps(&p.taps_at(&ctx), &Taps::from_grid(&grid, h, w));
+                }
+            }
         }
     }
 
