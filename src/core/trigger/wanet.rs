@@ -312,8 +312,8 @@ super::simd_kernel! {
 /// grid point gives corner 0 and NaN weights here as there.)
 fn grid_taps(lxs: &[f64], nx: &[f64], ny: &[f64], k: &RowConsts, idx: [&mut [u32]; 4], wt: [&mut [f32]; 4]) {
     let (w, h) = (k.w, k.h);
-    let (wm1, hm1) = ((w - 1) as f64, (h - 1) as f64);
-    let (wl, hl, wi) = (w as i32 - 1, h as i32 - 1, w as i32);
+    let (wm1, hm1, wf) = ((w - 1) as f64, (h - 1) as f64, w as f64);
+    let wu = w as u32;
     let [i0, i1, i2, i3] = idx;
     let [w0, w1, w2, w3] = wt;
     let n = w.min(lxs.len()).min(nx.len()).min(ny.len()).min(i0.len()).min(i1.len()).min(i2.len())
@@ -325,13 +325,15 @@ fn grid_taps(lxs: &[f64], nx: &[f64], ny: &[f64], k: &RowConsts, idx: [&mut [u32
         let iy = (gy + 1.0) / 2.0 * hm1;
         let (x0f, y0f) = (ix.floor(), iy.floor());
         let (fx, fy) = (ix - x0f, iy - y0f);
-        // Corners lie in 0..=w and 0..=h, which i32 holds (NaN gives 0 as `as isize` does).
-        let (x0, y0) = (x0f as i32, y0f as i32);
-        let (x1, y1) = ((x0 + 1).min(wl), (y0 + 1).min(hl));
-        i0[j] = (y0 * wi + x0) as u32;
-        i1[j] = (y0 * wi + x1) as u32;
-        i2[j] = (y1 * wi + x0) as u32;
-        i3[j] = (y1 * wi + x1) as u32;
+        // The top-left corner's index, exact in f64 (one conversion per pixel); the others
+        // one column and one row on, except past the last ones. (A NaN point reads pixel 0.)
+        let top_left = (y0f * wf + x0f) as u32;
+        let dx = u32::from(x0f < wm1);
+        let dy = if y0f < hm1 { wu } else { 0 };
+        i0[j] = top_left;
+        i1[j] = top_left + dx;
+        i2[j] = top_left + dy;
+        i3[j] = top_left + dy + dx;
         w0[j] = ((1.0 - fx) * (1.0 - fy)) as f32;
         w1[j] = (fx * (1.0 - fy)) as f32;
         w2[j] = ((1.0 - fx) * fy) as f32;
