@@ -118,3 +118,80 @@ fn dynamic_on_a_temporal_trigger_is_refused_by_name() {
     let e = apply_clip(&s, &input, &NoAssets).expect_err("flicker is temporal already");
     assert!(e.to_string().contains("temporal.mode"), "{e}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    /// A hand-placed keyframe path, any keyframes and any clip length: the patch stays inside
+    /// the frame on every frame, sits exactly at each keyframe on its frame, holds outside the
+    /// path, and the same spec gives the same positions.
+    #[test]
+    fn keyframed_positions_stay_inside_and_hit_their_keyframes(
+        fw in 8usize..64, fh in 8usize..64, size in 1u32..8,
+        keys in proptest::collection::vec((1usize..12, any::<u32>(), any::<u32>()), 1..6),
+        smooth in any::<bool>(), frames in 1usize..48,
+    ) {
+        use triggerlab::core::placement::{Easing, FrameCtx, Keyframe, Variation};
+        let p = size as usize;
+        prop_assume!(p <= fw && p <= fh);
+        let mut frame = 0;
+        let keyframes: Vec<Keyframe> = keys
+            .iter()
+            .map(|&(gap, x, y)| {
+                frame += gap;
+                Keyframe { frame, x: x as usize % (fw - p + 1), y: y as usize % (fh - p + 1) }
+            })
+            .collect();
+        let easing = if smooth { Easing::Smooth } else { Easing::Linear };
+        let spec = triggerlab::core::trigger::badnets::BadnetsSpec {
+            size: triggerlab::core::trigger::patch::PatchSize::Square(size),
+            ..Default::default()
+        };
+        let variation = Variation::PositionKeyframes { keyframes: keyframes.clone(), easing };
+        let prepared = spec.prepare("visual", fw, fh, 7, Some(variation), &NoAssets).expect("fits");
+        let again = prepared.clone();
+        let ctx = |index| FrameCtx { index, ordinal: index, count: frames };
+        for index in 0..frames.max(frame + 2) {
+            let (x, y) = prepared.position_at(&ctx(index));
+            prop_assert!(x + p <= fw && y + p <= fh, "frame {}: ({}, {}) leaves the frame", index, x, y);
+            prop_assert_eq!((x, y), again.position_at(&ctx(index)));
+            if let Some(k) = keyframes.iter().find(|k| k.frame == index) {
+                prop_assert_eq!((x, y), (k.x, k.y), "keyframe at frame {}", index);
+            }
+        }
+        let (first, last) = (keyframes[0], keyframes[keyframes.len() - 1]);
+        prop_assert_eq!(prepared.position_at(&ctx(0)), (first.x, first.y));
+        prop_assert_eq!(prepared.position_at(&ctx(last.frame + 5)), (last.x, last.y));
+    }
+}
+
+/// Through the attack spec and `apply_clip` (what `apply`, `run` and the trainer use): on each
+/// frame of a keyframed clip only the patch's square at the interpolated position changes.
+#[test]
+fn a_keyframed_patch_moves_through_the_clip() {
+    let (w, h, t) = (24usize, 24usize, 6usize);
+    let data: Vec<Vec<u8>> = (0..t).map(|_| vec![40u8; w * h * 3]).collect();
+    let input = clip(&data, w, h);
+    let spec = triggerlab::core::attack::parse_json(
+        r#"{"version": 1, "visual": {"kind": "badnets", "size": 3},
+            "temporal": {"mode": "dynamic", "variation": {"kind": "position_keyframes",
+            "keyframes": [{"frame": 0, "x": 0, "y": 0}, {"frame": 5, "x": 15, "y": 10}]}}}"#,
+    )
+    .expect("spec");
+    let out = apply_clip(&spec, &input, &NoAssets).expect("applies");
+    for (i, frame) in out.clip.frames().iter().enumerate() {
+        // Linear: x = 3i, y = round(2i).
+        let (x0, y0) = (3 * i, 2 * i);
+        for y in 0..h {
+            for x in 0..w {
+                let inside = (x0..x0 + 3).contains(&x) && (y0..y0 + 3).contains(&y);
+                let px = &frame.rgb()[(y * w + x) * 3..][..3];
+                assert_eq!(
+                    px != [40, 40, 40],
+                    inside,
+                    "frame {i}, pixel ({x}, {y}): {px:?}"
+                );
+            }
+        }
+    }
+}

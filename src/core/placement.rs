@@ -132,6 +132,109 @@ pub enum Variation {
     Grid,
     /// FTrojan: frame t uses only `positions[t mod n]`.
     PositionsCycle,
+    /// BadNets: the patch's top-left corner follows keyframes placed by hand, `{frame, x, y}`
+    /// in frame pixels at clip frame indices (strictly increasing). Between two keyframes the
+    /// position interpolates (`linear`, or `smooth`: smoothstep `t²(3 − 2t)`) and rounds to the
+    /// nearest pixel (halves away from zero); before the first and after the last keyframe it
+    /// holds. Each keyframe must fit the patch in the frame, so every position between does.
+    PositionKeyframes {
+        keyframes: Vec<Keyframe>,
+        #[serde(default)]
+        easing: Easing,
+    },
+}
+
+/// One keyframe of [`Variation::PositionKeyframes`]: the patch's top-left corner at a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keyframe {
+    pub frame: usize,
+    pub x: usize,
+    pub y: usize,
+}
+
+/// How positions move between keyframes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Easing {
+    #[default]
+    Linear,
+    /// Smoothstep: starts and stops gently.
+    Smooth,
+}
+
+/// The position at clip frame `frame` on a keyframe path (see [`Variation::PositionKeyframes`]);
+/// `None` without keyframes.
+pub fn keyframe_position(
+    keys: &[Keyframe],
+    easing: Easing,
+    frame: usize,
+) -> Option<(usize, usize)> {
+    let first = keys.first()?;
+    let last = keys.last()?;
+    if frame <= first.frame {
+        return Some((first.x, first.y));
+    }
+    if frame >= last.frame {
+        return Some((last.x, last.y));
+    }
+    // The pair around `frame`: keys[i].frame <= frame < keys[i + 1].frame.
+    let i = keys.partition_point(|k| k.frame <= frame) - 1;
+    let (a, b) = (keys[i], keys[i + 1]);
+    let t = (frame - a.frame) as f64 / (b.frame - a.frame) as f64;
+    let t = match easing {
+        Easing::Linear => t,
+        Easing::Smooth => t * t * (3.0 - 2.0 * t),
+    };
+    let lerp = |p: usize, q: usize| (p as f64 + (q as f64 - p as f64) * t).round() as usize;
+    Some((lerp(a.x, b.x), lerp(a.y, b.y)))
+}
+
+/// Checks a keyframe path for a `pw`×`ph` patch in an `fw`×`fh` frame: at least one keyframe,
+/// frames strictly increasing, the patch inside the frame at every keyframe.
+pub fn check_keyframes(
+    keys: &[Keyframe],
+    pw: usize,
+    ph: usize,
+    fw: usize,
+    fh: usize,
+) -> Result<(), crate::core::spec_error::SpecError> {
+    use crate::core::spec_error::SpecError;
+    let field = "temporal.variation.keyframes";
+    if keys.is_empty() {
+        return Err(SpecError::new(field, "needs at least one keyframe"));
+    }
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 && k.frame <= keys[i - 1].frame {
+            return Err(SpecError::new(
+                format!("{field}[{i}].frame"),
+                format!(
+                    "{} is not after the previous keyframe's frame {} (frames must increase)",
+                    k.frame,
+                    keys[i - 1].frame
+                ),
+            ));
+        }
+        if k.x + pw > fw {
+            return Err(SpecError::new(
+                format!("{field}[{i}].x"),
+                format!(
+                    "{} puts the {pw}-px-wide patch past the frame's width {fw}",
+                    k.x
+                ),
+            ));
+        }
+        if k.y + ph > fh {
+            return Err(SpecError::new(
+                format!("{field}[{i}].y"),
+                format!(
+                    "{} puts the {ph}-px-tall patch past the frame's height {fh}",
+                    k.y
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn default_phase_step() -> f64 {

@@ -106,7 +106,7 @@ fn variation_value(v: &Variation, seed: u64, index: usize, ordinal: usize, count
         Variation::AlphaSine { period_frames, .. } => {
             0.5 + 0.5 * (std::f64::consts::TAU * index as f64 / period_frames.max(1e-9)).sin()
         }
-        Variation::PositionPath => t,
+        Variation::PositionPath | Variation::PositionKeyframes { .. } => t,
         _ => {
             let mut z = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             z = (z ^ (z >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -147,6 +147,9 @@ impl BadnetsSpec {
             .build(field, w as usize, h as usize, opacity, seed, assets)?;
         match (&variation, kind) {
             (None | Some(Variation::PositionRandom | Variation::PositionPath), _) => {}
+            (Some(Variation::PositionKeyframes { keyframes, .. }), _) => {
+                crate::core::placement::check_keyframes(keyframes, w as usize, h as usize, fw, fh)?;
+            }
             (Some(Variation::NoiseReseed), SourceKind::Noise { .. }) => {}
             (Some(Variation::NoiseReseed), _) => {
                 return Err(SpecError::new(
@@ -172,7 +175,7 @@ fn unsupported(v: &Variation) -> SpecError {
     SpecError::new(
         "temporal.variation",
         format!(
-            "{v:?} does not apply to badnets (use position_random, position_path or noise_reseed)"
+            "{v:?} does not apply to badnets (use position_random, position_path, position_keyframes or noise_reseed)"
         ),
     )
 }
@@ -193,6 +196,11 @@ impl Prepared {
                 let y = free_y as f64 * (0.5 + 0.45 * a.sin());
                 (x.round() as usize, y.round() as usize)
             }
+            Some(Variation::PositionKeyframes {
+                ref keyframes,
+                easing,
+            }) => crate::core::placement::keyframe_position(keyframes, easing, ctx.index)
+                .unwrap_or(self.pos),
             _ => self.pos,
         }
     }
@@ -326,5 +334,100 @@ mod tests {
             .prepare("v", 32, 32, 0, Some(Variation::NoiseReseed), &NoAssets)
             .expect_err("white patch");
         assert_eq!(e.field, "temporal.variation");
+    }
+
+    fn at(index: usize) -> FrameCtx {
+        FrameCtx {
+            index,
+            ordinal: index,
+            count: 16,
+        }
+    }
+
+    /// The spec form the issue names parses, and the patch follows the keyframes: exact at
+    /// them, interpolated between (linear and smooth), held before the first and after the last.
+    #[test]
+    fn keyframes_place_the_patch() {
+        let toml = r#"
+            version = 1
+            [visual]
+            kind = "badnets"
+            size = 4
+            [temporal]
+            mode = "dynamic"
+            variation = { kind = "position_keyframes", keyframes = [{ frame = 2, x = 4, y = 4 }, { frame = 12, x = 24, y = 14 }], easing = "linear" }
+        "#;
+        let spec = crate::core::attack::parse_toml(toml).expect("parses");
+        let Some(crate::core::trigger::VisualTrigger::Badnets(b)) = &spec.visual else {
+            panic!("badnets");
+        };
+        let variation = spec.temporal.variation.clone();
+        assert!(matches!(
+            &variation,
+            Some(Variation::PositionKeyframes { keyframes, easing: crate::core::placement::Easing::Linear }) if keyframes.len() == 2
+        ));
+        let p = b
+            .prepare("visual", 32, 32, 0, variation, &NoAssets)
+            .expect("fits");
+        assert_eq!(p.position_at(&at(0)), (4, 4), "held before the first");
+        assert_eq!(p.position_at(&at(2)), (4, 4));
+        assert_eq!(p.position_at(&at(7)), (14, 9), "halfway");
+        assert_eq!(p.position_at(&at(12)), (24, 14));
+        assert_eq!(p.position_at(&at(15)), (24, 14), "held after the last");
+        let smooth = Variation::PositionKeyframes {
+            keyframes: vec![
+                crate::core::placement::Keyframe {
+                    frame: 0,
+                    x: 0,
+                    y: 0,
+                },
+                crate::core::placement::Keyframe {
+                    frame: 10,
+                    x: 20,
+                    y: 0,
+                },
+            ],
+            easing: crate::core::placement::Easing::Smooth,
+        };
+        let p = b
+            .prepare("visual", 32, 32, 0, Some(smooth), &NoAssets)
+            .expect("fits");
+        // smoothstep(0.2) = 0.104 → 2.08 → 2; smoothstep(0.5) = 0.5 → 10.
+        assert_eq!(p.position_at(&at(2)), (2, 0));
+        assert_eq!(p.position_at(&at(5)), (10, 0));
+    }
+
+    #[test]
+    fn bad_keyframes_name_their_field() {
+        let b = BadnetsSpec {
+            size: PatchSize::Square(4),
+            ..Default::default()
+        };
+        let k = |frame, x, y| crate::core::placement::Keyframe { frame, x, y };
+        let err = |keyframes| {
+            b.prepare(
+                "v",
+                32,
+                32,
+                0,
+                Some(Variation::PositionKeyframes {
+                    keyframes,
+                    easing: Default::default(),
+                }),
+                &NoAssets,
+            )
+            .expect_err("refused")
+            .field
+        };
+        assert_eq!(err(vec![]), "temporal.variation.keyframes");
+        assert_eq!(
+            err(vec![k(3, 0, 0), k(3, 1, 1)]),
+            "temporal.variation.keyframes[1].frame"
+        );
+        assert_eq!(err(vec![k(0, 29, 0)]), "temporal.variation.keyframes[0].x");
+        assert_eq!(
+            err(vec![k(0, 0, 0), k(5, 0, 28 + 1)]),
+            "temporal.variation.keyframes[1].y"
+        );
     }
 }
