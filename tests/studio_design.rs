@@ -61,6 +61,18 @@ fn settle(h: &mut Harness<'static, TriggerLabApp>) {
 }
 
 /// The poisoned frame the canvas shows now.
+/// The kind of the design's visual trigger.
+fn visual_kind(h: &Harness<'static, TriggerLabApp>) -> Option<&'static str> {
+    h.state()
+        .state()
+        .doc
+        .design()
+        .spec
+        .visual
+        .as_ref()
+        .map(VisualTrigger::kind)
+}
+
 fn shown(h: &Harness<'static, TriggerLabApp>) -> Frame {
     let s = h.state().state();
     let key = s.preview_key().expect("a frame at the playhead");
@@ -134,17 +146,7 @@ fn every_trigger_kind_changes_the_canvas_and_undo_restores_the_pixels() {
     ] {
         pick(&mut h, "trigger kind", kind);
         let got = shown(&h);
-        assert_eq!(
-            h.state()
-                .state()
-                .doc
-                .design()
-                .spec
-                .visual
-                .as_ref()
-                .map(VisualTrigger::kind),
-            Some(kind)
-        );
+        assert_eq!(visual_kind(&h), Some(kind));
         assert_eq!(
             got.rgb(),
             core_frame(&h).rgb(),
@@ -285,16 +287,11 @@ fn a_crashed_studios_autosave_is_offered_and_restored() {
     }
     h.get_by_label("Restore").click();
     settle(&mut h);
-    let kind = h
-        .state()
-        .state()
-        .doc
-        .design()
-        .spec
-        .visual
-        .as_ref()
-        .map(|v| v.kind());
-    assert_eq!(kind, Some("sig"), "the crashed session's design is back");
+    assert_eq!(
+        visual_kind(&h),
+        Some("sig"),
+        "the crashed session's design is back"
+    );
     // This studio autosaves to its own file; the crashed one's stays as it was.
     assert_eq!(
         triggerlab::jobs::project::autosave_path(&dir),

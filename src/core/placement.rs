@@ -215,7 +215,8 @@ pub fn check_keyframes(
                 ),
             ));
         }
-        if k.x + pw > fw {
+        // Compared without adding: `x` comes from the user's spec and may be huge.
+        if k.x > fw.saturating_sub(pw) {
             return Err(SpecError::new(
                 format!("{field}[{i}].x"),
                 format!(
@@ -224,7 +225,7 @@ pub fn check_keyframes(
                 ),
             ));
         }
-        if k.y + ph > fh {
+        if k.y > fh.saturating_sub(ph) {
             return Err(SpecError::new(
                 format!("{field}[{i}].y"),
                 format!(

@@ -426,6 +426,10 @@ mod tests {
         );
         assert_eq!(err(vec![k(0, 29, 0)]), "temporal.variation.keyframes[0].x");
         assert_eq!(
+            err(vec![k(0, usize::MAX, 0)]),
+            "temporal.variation.keyframes[0].x"
+        );
+        assert_eq!(
             err(vec![k(0, 0, 0), k(5, 0, 28 + 1)]),
             "temporal.variation.keyframes[1].y"
         );
