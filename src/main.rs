@@ -93,6 +93,7 @@ fn main() -> ExitCode {
         attack,
         view,
         frame: cli.studio.frame,
+        patch_editor: cli.studio.patch_editor,
         project,
         autosave_dir: None,
         dialog_answer: None,

@@ -90,6 +90,8 @@ pub struct StudioOptions {
     /// Draw the poisoned frame on the GPU (`Some(true)`), with the CPU result (`Some(false)`),
     /// or choose from the adapter (`None`: the GPU unless it is a CPU rasteriser).
     pub gpu_preview: Option<bool>,
+    /// Open with the patch editor showing.
+    pub patch_editor: bool,
 }
 
 type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
@@ -104,6 +106,7 @@ enum DialogPurpose {
     SaveProjectAs,
     LoadSpec,
     SaveSpec,
+    ImportPatch,
 }
 
 /// Autosave: the design last written, and when.
@@ -145,6 +148,11 @@ pub struct TriggerLabApp {
     gpu_choice: Option<bool>,
     project_jobs: Vec<Job<ProjectEvent>>,
     spec_load: Option<Job<Result<(AttackSpec, PathBuf), String>>>,
+    /// A PNG being read for the patch editor.
+    patch_import: Option<(
+        PathBuf,
+        Job<Result<crate::media::image_io::PatchPng, String>>,
+    )>,
     writes: Vec<Job<Result<PathBuf, String>>>,
     /// Where relative paths in the spec resolve: the project's or the spec file's folder.
     assets_dir: PathBuf,
@@ -246,6 +254,7 @@ impl TriggerLabApp {
         // CUDA device selection can take seconds (driver start-up): on a worker.
         state.status.compute = "probing…".into();
         state.status.audio = "probing…".into();
+        state.patch_editor.open = opts.patch_editor;
         let autosave_dir = opts
             .autosave_dir
             .clone()
@@ -268,6 +277,7 @@ impl TriggerLabApp {
             gpu_choice: None,
             project_jobs: Vec::new(),
             spec_load: None,
+            patch_import: None,
             writes: Vec::new(),
             assets_dir: PathBuf::from("."),
             autosave: Autosave {
@@ -571,6 +581,10 @@ impl TriggerLabApp {
                     .set_file_name("attack.toml")
                     .add_filter("Attack spec", &["toml", "json"])
                     .save_file(),
+                DialogPurpose::ImportPatch => d
+                    .set_title("Start the patch from a PNG")
+                    .add_filter("PNG", &["png"])
+                    .pick_file(),
                 DialogPurpose::Export(ExportKind::Mp4) => d
                     .set_title("Export the poisoned clip as MP4")
                     .set_file_name("poisoned.mp4")
@@ -672,6 +686,54 @@ impl TriggerLabApp {
             self.state.export.progress = None;
             self.state.export.last = Some(f);
             self.export = None;
+        }
+    }
+
+    /// A PNG read for the patch editor: it becomes the patch unless it is larger than the frame
+    /// on screen (then the design is unchanged and the editor says why).
+    fn drain_patch_import(&mut self) {
+        let Some((path, job)) = &self.patch_import else {
+            return;
+        };
+        let Some(result) = job.try_recv() else {
+            if job.worker_done() && job.queued() == 0 {
+                self.patch_import = None;
+            }
+            return;
+        };
+        let name = path.display().to_string();
+        self.patch_import = None;
+        let ed = &mut self.state.patch_editor;
+        ed.open = true;
+        ed.note = None;
+        let png = match result {
+            Ok(png) => png,
+            Err(e) => {
+                ed.error = Some(format!("{e}; the patch is unchanged"));
+                return;
+            }
+        };
+        if let Some((fw, fh)) = self.state.selected_entry().and_then(|e| e.size())
+            && (png.width > fw || png.height > fh)
+        {
+            self.state.patch_editor.error = Some(format!(
+                "{name}: a {}×{} PNG is larger than the {fw}×{fh} frame; the patch is unchanged",
+                png.width, png.height
+            ));
+            return;
+        }
+        let patch = crate::core::trigger::patch::Painted {
+            width: png.width,
+            height: png.height,
+            rgba: png.rgba,
+        };
+        crate::ui::patch_editor::send_patch(&mut self.state, patch, None, false);
+        if self.state.patch_editor.error.is_none() {
+            self.state.patch_editor.note = Some(match png.converted {
+                Some(c) => format!("{name}: {c}"),
+                None => format!("{name}: {}×{} RGBA", png.width, png.height),
+            });
+            self.state.patch_editor.resize_to = [png.width, png.height];
         }
     }
 
@@ -964,14 +1026,15 @@ impl TriggerLabApp {
                         Err(e) => self.state.error(format!("could not start loading: {e}")),
                     }
                 }
+                (Some(path), DialogPurpose::ImportPatch) => {
+                    self.run_command(UiCommand::ImportPatch(path))
+                }
                 (Some(path), DialogPurpose::SaveSpec) => {
-                    match project::spec_text(&self.state.doc.design().spec, &path) {
-                        Ok(text) => match project::write_text_job(path, text, self.repaint.clone())
-                        {
-                            Ok(job) => self.writes.push(job),
-                            Err(e) => self.state.error(format!("could not start saving: {e}")),
-                        },
-                        Err(e) => self.state.error(e),
+                    let spec = self.state.doc.design().spec.clone();
+                    let base = self.assets_dir.clone();
+                    match project::write_spec_job(spec, base, path, self.repaint.clone()) {
+                        Ok(job) => self.writes.push(job),
+                        Err(e) => self.state.error(format!("could not start saving: {e}")),
                     }
                 }
             }
@@ -995,6 +1058,7 @@ impl TriggerLabApp {
                 Err(e) => self.state.error(e),
             }
         }
+        self.drain_patch_import();
         let mut finished = Vec::new();
         for (k, job) in self.writes.iter().enumerate() {
             let done = job.worker_done();
@@ -1704,6 +1768,16 @@ impl TriggerLabApp {
                     }
                 }
                 UiCommand::LoadSpecDialog => self.open_dialog(DialogPurpose::LoadSpec),
+                UiCommand::ImportPatchDialog => self.open_dialog(DialogPurpose::ImportPatch),
+                UiCommand::ImportPatch(path) => {
+                    let p = path.clone();
+                    match jobs::start("patch-import", 1, self.repaint.clone(), move |tx| {
+                        tx.send(crate::media::image_io::read_patch_png(&p));
+                    }) {
+                        Ok(job) => self.patch_import = Some((path, job)),
+                        Err(e) => self.state.error(format!("could not start reading: {e}")),
+                    }
+                }
                 UiCommand::UseInExperiment => {
                     let ex = &mut self.state.experiments;
                     match crate::core::design::experiment_with_attack(

@@ -56,6 +56,9 @@ pub struct StudioArgs {
     /// Open paused at this frame of the clip.
     #[arg(long, value_name = "N")]
     pub frame: Option<usize>,
+    /// Open with the patch editor showing.
+    #[arg(long)]
+    pub patch_editor: bool,
     /// Open this project (*.tlab.json).
     #[arg(long, value_name = "FILE")]
     pub project: Option<PathBuf>,

@@ -12,7 +12,7 @@
 
 use super::attack::{AttackSpec, parse_value};
 use super::audio_trigger::AudioTrigger;
-use super::placement::TemporalSpec;
+use super::placement::{TemporalSpec, Variation};
 use super::spec_error::SpecError;
 use super::trigger::VisualTrigger;
 use super::trigger::patch::Painted;
@@ -334,6 +334,16 @@ pub enum DesignCommand {
         dragging: bool,
     },
     SetPatch(Option<Painted>),
+    /// An edit in the patch editor (a stroke, a fill, a resize, a pick): the design's patch
+    /// becomes `patch` and the BadNets trigger pastes it (the visual trigger becomes BadNets if it
+    /// was another). The patch's size in the spec follows the pixels when their size changed or
+    /// the source was another; `at` also places it (a picked object left where it was).
+    /// `dragging` while a stroke is drawn: the whole stroke is one undo step.
+    EditPatch {
+        patch: Painted,
+        at: Option<[u32; 2]>,
+        dragging: bool,
+    },
     AddClip(ClipRef),
     RemoveClip(String),
     AddDataset(PathBuf),
@@ -343,6 +353,60 @@ pub enum DesignCommand {
     Select(Option<String>),
     SetCursor(usize),
     SetView(ViewSettings),
+}
+
+fn check_patch(p: &Painted) -> Result<(), SpecError> {
+    if p.width == 0 || p.height == 0 {
+        return Err(SpecError::new("patch", "a patch needs at least 1×1 pixels"));
+    }
+    if p.rgba.len() != p.width as usize * p.height as usize * 4 {
+        return Err(SpecError::new(
+            "patch.rgba",
+            format!(
+                "{} bytes do not make a {}×{} RGBA patch",
+                p.rgba.len(),
+                p.width,
+                p.height
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The BadNets spec that pastes `patch`: `visual`'s other settings kept when it is BadNets, its
+/// size following the pixels unless it already pasted a painted patch of the same size (a patch
+/// the user scaled on the canvas stays scaled while they paint it).
+fn painted_badnets(
+    visual: Option<VisualTrigger>,
+    patch: &Painted,
+    at: Option<[u32; 2]>,
+) -> super::trigger::badnets::BadnetsSpec {
+    use super::trigger::patch::{Anchor, PatchSize};
+    let mut b = match visual {
+        Some(VisualTrigger::Badnets(b)) => b,
+        _ => Default::default(),
+    };
+    let same_pixels = b
+        .painted
+        .as_ref()
+        .is_some_and(|old| (old.width, old.height) == (patch.width, patch.height));
+    if !same_pixels {
+        b.size = if patch.width == patch.height {
+            PatchSize::Square(patch.width)
+        } else {
+            PatchSize::Rect([patch.width, patch.height])
+        };
+    }
+    b.color = None;
+    b.checkerboard = None;
+    b.noise = None;
+    b.image = None;
+    b.painted = Some(patch.clone());
+    if let Some([x, y]) = at {
+        b.anchor = Anchor::At { x, y };
+        b.margin = 0;
+    }
+    b
 }
 
 /// What an undo step restores.
@@ -555,6 +619,36 @@ impl Document {
                     ));
                 }
                 next.patch = p;
+            }
+            C::EditPatch {
+                patch,
+                at,
+                dragging,
+            } => {
+                check_patch(&patch)?;
+                next.spec.visual = Some(VisualTrigger::Badnets(painted_badnets(
+                    next.spec.visual.take(),
+                    &patch,
+                    at,
+                )));
+                if next.spec.temporal.mode == super::placement::Mode::Dynamic
+                    && next.spec.temporal.variation.as_ref().is_some_and(|v| {
+                        // What a painted patch can do per frame: move.
+                        !matches!(
+                            v,
+                            Variation::PositionRandom
+                                | Variation::PositionPath
+                                | Variation::PositionKeyframes { .. }
+                        )
+                    })
+                {
+                    next.spec.temporal.variation = None;
+                }
+                next.spec.validate()?;
+                next.patch = Some(patch);
+                if dragging {
+                    gesture = Some("patch".to_string());
+                }
             }
             C::AddClip(c) => {
                 if next.library.contains(&c) {

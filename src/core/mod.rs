@@ -18,6 +18,7 @@ pub mod design;
 pub mod experiment;
 pub mod media_info;
 pub mod metrics;
+pub mod paint;
 pub mod placement;
 pub mod poison;
 pub mod presets;

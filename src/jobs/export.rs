@@ -14,13 +14,13 @@ use crate::core::attack::{AttackSpec, apply_clip, apply_image};
 use crate::core::trigger::VisualTrigger;
 use crate::core::trigger::blend::BlendSpec;
 use crate::core::trigger::patch::SourceFields;
-use crate::media::assets::{FileAssets, absolutize_paths};
+use crate::media::assets::FileAssets;
 use crate::media::decode::{AudioRequest, DecodeRequest, Sampling, decode_clip};
 use crate::media::encode::{
     EncodeOptions, PendingFile, WriteStop, check_png_target, write_mp4_pending,
     write_png_sequence_with,
 };
-use crate::media::image_io::{save_png_rgba, write_atomic};
+use crate::media::image_io::save_png_rgba;
 use crate::media::probe::probe;
 use crate::media::reader::{SizeMode, VideoReader};
 use crate::media::survival::{Survival, codec_survival_with};
@@ -161,7 +161,7 @@ pub fn export(
     match &req.target {
         ExportTarget::Spec { path } => {
             progress(ExportStage::Writing, 0, 1);
-            write_spec(&req.spec, &req.assets_base, path)?;
+            super::project::write_spec(&req.spec, &req.assets_base, path)?;
             progress(ExportStage::Writing, 1, 1);
             Ok(Some(Exported {
                 path: path.clone(),
@@ -366,28 +366,6 @@ pub fn trigger_patch(
 }
 
 /// Writes `spec` as TOML or JSON by `path`'s extension, atomically.
-fn write_spec(spec: &AttackSpec, base: &Path, path: &Path) -> anyhow::Result<()> {
-    let mut spec = spec.clone();
-    let dest = crate::media::assets::spec_folder(path);
-    let same_folder = matches!(
-        (std::fs::canonicalize(base), std::fs::canonicalize(&dest)),
-        (Ok(a), Ok(b)) if a == b
-    );
-    if !same_folder {
-        absolutize_paths(&mut spec, base);
-    }
-    let toml = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-    let text = if toml {
-        toml::to_string_pretty(&spec).context("the spec cannot be written as TOML")?
-    } else {
-        serde_json::to_string_pretty(&spec)?
-    };
-    write_atomic(path, text.as_bytes())?;
-    Ok(())
-}
-
 /// How often the worker reports progress at most; cancel is still checked after every frame.
 const PROGRESS_EVERY: Duration = Duration::from_millis(50);
 

@@ -250,6 +250,58 @@ pub fn spec_text(spec: &AttackSpec, path: &Path) -> Result<String, String> {
     }
 }
 
+/// The PNG a spec's painted patch is written to: `<spec stem>.patch.png` beside the spec.
+pub fn patch_png_name(spec_path: &Path) -> PathBuf {
+    let stem = spec_path
+        .file_stem()
+        .map_or_else(|| "attack".into(), |s| s.to_string_lossy().into_owned());
+    PathBuf::from(format!("{stem}.patch.png"))
+}
+
+/// Writes `spec` at `path` as TOML (`.toml`) or JSON, atomically. A painted patch is written as
+/// a PNG beside it ([`patch_png_name`]) that the spec names by a relative `image` path, so
+/// `apply` and `run` read exactly the pixels the studio painted (an RGBA PNG loads back
+/// byte for byte, and both sources are resized the same way). Relative file paths are made
+/// absolute unless the spec goes into `base`, the folder they were written against.
+pub fn write_spec(spec: &AttackSpec, base: &Path, path: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut spec = spec.clone();
+    let dest = crate::media::assets::spec_folder(path);
+    let same_folder = matches!(
+        (std::fs::canonicalize(base), std::fs::canonicalize(&dest)),
+        (Ok(a), Ok(b)) if a == b
+    );
+    if !same_folder {
+        crate::media::assets::absolutize_paths(&mut spec, base);
+    }
+    if let Some(crate::core::trigger::VisualTrigger::Badnets(b)) = &mut spec.visual
+        && let Some(p) = b.painted.take()
+    {
+        let name = patch_png_name(path);
+        crate::media::image_io::save_png_rgba(&dest.join(&name), p.width, p.height, &p.rgba)?;
+        b.image = Some(name);
+    }
+    let text = spec_text(&spec, path).map_err(anyhow::Error::msg)?;
+    write_atomic(path, text.as_bytes()).context("the spec")?;
+    Ok(())
+}
+
+/// Writes a spec (and its patch PNG) on a worker; answers with the path.
+pub fn write_spec_job(
+    spec: AttackSpec,
+    base: PathBuf,
+    path: PathBuf,
+    repaint: Repaint,
+) -> std::io::Result<Job<Result<PathBuf, String>>> {
+    start("spec-write", 1, repaint, move |tx| {
+        tx.send(
+            write_spec(&spec, &base, &path)
+                .map(|()| path.clone())
+                .map_err(|e| format!("{}: {e:#}", path.display())),
+        );
+    })
+}
+
 pub fn load_spec_job(
     path: PathBuf,
     repaint: Repaint,
@@ -364,5 +416,55 @@ mod tests {
             with_project_ext("b.tlab.json".into()),
             PathBuf::from("b.tlab.json")
         );
+    }
+
+    #[test]
+    fn a_painted_patch_is_saved_as_a_png_beside_the_spec_and_applies_the_same_pixels() {
+        use crate::core::Frame;
+        use crate::core::trigger::VisualTrigger;
+        use crate::core::trigger::patch::Painted;
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut doc = crate::core::design::Document::default();
+        // Partial alpha, so a PNG that dropped or premultiplied alpha would show.
+        let mut patch = Painted::blank(5, 4, [200, 30, 90, 140]);
+        patch.set(1, 2, [0, 255, 0, 255]);
+        patch.set(4, 3, [9, 9, 9, 0]);
+        doc.apply(crate::core::design::DesignCommand::EditPatch {
+            patch: patch.clone(),
+            at: Some([3, 2]),
+            dragging: false,
+        })
+        .expect("paints");
+        let spec = doc.design().spec.clone();
+        for name in ["attack.toml", "attack.json"] {
+            let path = dir.path().join(name);
+            write_spec(&spec, dir.path(), &path).expect("writes");
+            let png = dir.path().join("attack.patch.png");
+            assert!(png.is_file(), "the patch PNG beside the spec");
+            let (back, base) = read_spec(&path).expect("reads");
+            match &back.visual {
+                Some(VisualTrigger::Badnets(b)) => {
+                    assert_eq!(b.image.as_deref(), Some(Path::new("attack.patch.png")));
+                    assert!(b.painted.is_none());
+                }
+                other => panic!("not badnets: {other:?}"),
+            }
+            let frame = Frame::new(
+                12,
+                9,
+                (0..12 * 9 * 3).map(|i| (i * 7) as u8).collect::<Vec<u8>>(),
+            )
+            .expect("frame");
+            let want = crate::core::apply_image(&spec, &frame, &crate::core::assets::NoAssets)
+                .expect("applies");
+            let got = crate::core::apply_image(
+                &back,
+                &frame,
+                &crate::media::assets::FileAssets::new(base),
+            )
+            .expect("applies from the PNG");
+            assert_eq!(got, want, "{name}: the same pixels from the file");
+            assert_ne!(got, frame, "and the patch is there");
+        }
     }
 }

@@ -16,6 +16,49 @@ pub fn load_rgb(path: &Path) -> Result<crate::core::Frame, MediaError> {
         .map_err(|e| MediaError::new(path, MediaCause::Decode(e.to_string())))
 }
 
+/// A PNG read as a patch: 8-bit RGBA pixels, and what was converted to get them (16-bit,
+/// grey or palette files), for the user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatchPng {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+    pub converted: Option<String>,
+}
+
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+
+/// Reads a PNG file for the patch editor. Anything that is not a PNG is refused by name (the
+/// patch keeps transparency, which JPEG has none of); other layouts are converted to RGBA8 and
+/// the conversion is named.
+pub fn read_patch_png(path: &Path) -> Result<PatchPng, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // The header tells what the file holds: IHDR's bit depth and colour type (PNG spec 11.2.2).
+    if bytes.len() < 33 || bytes[..8] != PNG_SIGNATURE || &bytes[12..16] != b"IHDR" {
+        return Err(format!("{}: not a PNG file", path.display()));
+    }
+    let depth = bytes[24];
+    let layout = match bytes[25] {
+        0 => "grey",
+        2 => "RGB",
+        3 => "palette",
+        4 => "grey with alpha",
+        6 => "RGBA",
+        _ => "an unknown colour type",
+    };
+    let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+        .map_err(|e| format!("{}: not a PNG this build can read ({e})", path.display()))?;
+    let rgba = img.to_rgba8();
+    let converted = (depth != 8 || layout != "RGBA")
+        .then(|| format!("converted from {depth}-bit {layout} to 8-bit RGBA"));
+    Ok(PatchPng {
+        width: rgba.width(),
+        height: rgba.height(),
+        rgba: rgba.into_raw(),
+        converted,
+    })
+}
+
 /// Writes an RGB frame as PNG or JPEG (by extension; JPEG at quality 95), atomically.
 pub fn save_rgb(path: &Path, frame: &crate::core::Frame) -> Result<(), MediaError> {
     let werr = |msg: String| MediaError::new(path, MediaCause::Write(msg));
@@ -98,5 +141,35 @@ mod tests {
         // Nothing half-written is left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn patch_pngs_are_read_as_rgba8_and_conversions_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rgba = dir.path().join("rgba.png");
+        save_png_rgba(&rgba, 2, 1, &[1, 2, 3, 4, 5, 6, 7, 8]).expect("writes");
+        let p = read_patch_png(&rgba).expect("reads");
+        assert_eq!(
+            (p.width, p.height, p.rgba.clone()),
+            (2, 1, vec![1, 2, 3, 4, 5, 6, 7, 8])
+        );
+        assert_eq!(p.converted, None);
+
+        let grey16 = dir.path().join("g16.png");
+        image::ImageBuffer::<image::Luma<u16>, _>::from_raw(1, 1, vec![65535u16])
+            .expect("buffer")
+            .save(&grey16)
+            .expect("writes");
+        let p = read_patch_png(&grey16).expect("reads");
+        assert_eq!(p.rgba, vec![255, 255, 255, 255]);
+        assert_eq!(
+            p.converted.as_deref(),
+            Some("converted from 16-bit grey to 8-bit RGBA")
+        );
+
+        let text = dir.path().join("notes.png");
+        std::fs::write(&text, "not an image at all, but long enough for a header").expect("w");
+        let e = read_patch_png(&text).expect_err("not a PNG");
+        assert!(e.contains("notes.png") && e.contains("not a PNG"), "{e}");
     }
 }

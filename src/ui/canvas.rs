@@ -202,8 +202,18 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         color_bar(&painter, avail, view.diff_gain);
     }
 
+    // The patch's handles, keyframe path and pick rectangle over the pane showing the trigger.
+    let tools_pane = if view.mode == ViewMode::SideBySide {
+        pane(1.0)
+    } else {
+        first
+    };
+    let took =
+        super::canvas_tools::tools_ui(state, ui, &response, &painter, tools_pane, scale, &clean);
+
     // Interaction: the wheel zooms to the cursor; drag pans (the middle button always; the
-    // primary button except in the wipe view, where it moves the divider).
+    // primary button except in the wipe view, where it moves the divider, and except where the
+    // canvas tools took it).
     if response.hovered() {
         let scroll = ui.input(|i| i.smooth_scroll_delta.y);
         if scroll != 0.0
@@ -218,7 +228,7 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         }
     }
     let middle = ui.input(|i| i.pointer.middle_down());
-    if response.dragged() {
+    if response.dragged() && (middle || !took) {
         if view.mode == ViewMode::Wipe && !middle {
             if let Some(p) = response.interact_pointer_pos() {
                 view.wipe = ((p.x - first.min.x) / first.width()).clamp(0.0, 1.0);

@@ -6,7 +6,7 @@ use super::params::{Edits, trigger_fields_ui};
 use super::{ClipSource, LoadState, StudioState, UiCommand};
 use crate::core::audio_trigger::AudioTrigger;
 use crate::core::design::DesignCommand;
-use crate::core::placement::{FrameSelection, Mode, TemporalSpec, Variation};
+use crate::core::placement::{Easing, FrameSelection, Keyframe, Mode, TemporalSpec, Variation};
 use crate::core::presets::PRESETS;
 use crate::core::trigger::{KINDS, VisualTrigger};
 use serde_json::Value;
@@ -119,6 +119,9 @@ fn trigger_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     if let Some(Value::Object(obj)) = tree.get("visual") {
         trigger_fields_ui(ui, "visual", obj, &errs, painted.as_ref(), &mut edits);
     }
+    if current == "badnets" {
+        patch_tools_ui(state, ui);
+    }
     // Errors no field claimed (e.g. the spec as a whole) go under the section.
     for e in errs
         .iter()
@@ -129,6 +132,44 @@ fn trigger_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     if let Some(cmd) = edits.command {
         send(state, cmd);
     }
+}
+
+/// Paint or pick the patch, and how it is placed by hand.
+fn patch_tools_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("Paint patch…")
+            .on_hover_text("open the patch editor")
+            .clicked()
+        {
+            state.patch_editor.open = true;
+        }
+        let pick = state.canvas_tools.pick;
+        if ui
+            .selectable_label(pick, "Pick from video")
+            .on_hover_text(
+                "drag a rectangle on the canvas: its pixels become the patch (Shift: square)",
+            )
+            .clicked()
+        {
+            state.canvas_tools.pick = !pick;
+        }
+    });
+    ui.checkbox(
+        &mut state.canvas_tools.pick_in_place,
+        "a picked region stays where it was picked",
+    )
+    .on_hover_text(
+        "a natural trigger: the object from this frame appears at its own place on every \
+         triggered frame",
+    );
+    ui.label(
+        egui::RichText::new(
+            "on the canvas: click the patch, drag it or its corners (Shift: square); arrows nudge (Shift: 10 px)",
+        )
+        .weak()
+        .size(11.0),
+    );
 }
 
 fn temporal_ui(state: &mut StudioState, ui: &mut egui::Ui) {
@@ -190,6 +231,10 @@ fn temporal_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             }
         }
     });
+    let keyframe_ctx = KeyframeCtx {
+        frame: state.current_frame_index().unwrap_or(0),
+        anchored: super::canvas_tools::anchored_position(state).unwrap_or((0, 0)),
+    };
     let temporal_already = spec
         .visual
         .as_ref()
@@ -214,7 +259,7 @@ fn temporal_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             }
         });
         if t.mode == Mode::Dynamic {
-            variation_ui(ui, &spec, &t, &mut next, &mut dragging);
+            variation_ui(ui, &spec, &t, &mut next, &mut dragging, &keyframe_ctx);
         }
     });
     if temporal_already {
@@ -246,12 +291,19 @@ fn temporal_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     }
 }
 
+/// What a new keyframe needs: the playhead's frame and where the anchor puts the patch.
+struct KeyframeCtx {
+    frame: usize,
+    anchored: (usize, usize),
+}
+
 fn variation_ui(
     ui: &mut egui::Ui,
     spec: &crate::core::AttackSpec,
     t: &TemporalSpec,
     next: &mut TemporalSpec,
     dragging: &mut bool,
+    kf: &KeyframeCtx,
 ) {
     let default = spec
         .visual
@@ -261,6 +313,14 @@ fn variation_ui(
         Some("badnets") => vec![
             Variation::PositionRandom,
             Variation::PositionPath,
+            Variation::PositionKeyframes {
+                keyframes: vec![Keyframe {
+                    frame: 0,
+                    x: kf.anchored.0,
+                    y: kf.anchored.1,
+                }],
+                easing: Easing::Linear,
+            },
             Variation::NoiseReseed,
         ],
         Some("blend") => vec![
@@ -344,7 +404,74 @@ fn variation_ui(
                 _ => {}
             }
         });
+        if let Variation::PositionKeyframes { keyframes, easing } = v {
+            keyframes_ui(ui, keyframes, easing, dragging, kf);
+        }
     }
+}
+
+/// The keyframe list: frame, x, y of each (editable), remove; add one at the playhead; easing.
+fn keyframes_ui(
+    ui: &mut egui::Ui,
+    keyframes: &mut Vec<Keyframe>,
+    easing: &mut Easing,
+    dragging: &mut bool,
+    kf: &KeyframeCtx,
+) {
+    ui.horizontal(|ui| {
+        let l = ui.label("easing");
+        ui.radio_value(easing, Easing::Linear, "linear")
+            .labelled_by(l.id);
+        ui.radio_value(easing, Easing::Smooth, "smooth")
+            .on_hover_text("smoothstep: starts and stops gently");
+    });
+    let mut remove = None;
+    egui::Grid::new("keyframes").num_columns(4).show(ui, |ui| {
+        ui.label(egui::RichText::new("frame").weak());
+        ui.label(egui::RichText::new("x").weak());
+        ui.label(egui::RichText::new("y").weak());
+        ui.end_row();
+        let n = keyframes.len();
+        for (i, k) in keyframes.iter_mut().enumerate() {
+            for v in [&mut k.frame, &mut k.x, &mut k.y] {
+                *dragging |= ui.add(egui::DragValue::new(v).speed(0.2)).dragged();
+            }
+            if ui
+                .add_enabled(n > 1, egui::Button::new("Remove"))
+                .on_hover_text("remove this keyframe")
+                .clicked()
+            {
+                remove = Some(i);
+            }
+            ui.end_row();
+        }
+    });
+    if let Some(i) = remove {
+        keyframes.remove(i);
+    }
+    if ui
+        .button("Add keyframe at playhead")
+        .on_hover_text(
+            "at this frame, where the path puts the patch now; then drag it on the canvas",
+        )
+        .clicked()
+    {
+        let (x, y) = crate::core::placement::keyframe_position(keyframes, *easing, kf.frame)
+            .unwrap_or(kf.anchored);
+        *keyframes = super::canvas_tools::with_keyframe(
+            keyframes,
+            Keyframe {
+                frame: kf.frame,
+                x,
+                y,
+            },
+        );
+    }
+    ui.label(
+        egui::RichText::new("drag the patch on the canvas to place it at this frame")
+            .weak()
+            .size(11.0),
+    );
 }
 
 fn audio_ui(state: &mut StudioState, ui: &mut egui::Ui) {

@@ -4,12 +4,14 @@
 
 pub mod audio_view;
 pub mod canvas;
+pub mod canvas_tools;
 pub mod experiment_state;
 pub mod experiments;
 pub mod inspector;
 pub mod library;
 pub mod library_state;
 pub mod params;
+pub mod patch_editor;
 pub mod state;
 pub mod status;
 pub mod timeline;
@@ -49,6 +51,7 @@ pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                 .default_size(290.0)
                 .show(ui, |ui| inspector::inspector_ui(state, ui));
             egui::CentralPanel::default().show(ui, |ui| canvas::canvas_ui(state, ui));
+            patch_editor::patch_editor_ui(state, ui.ctx());
         }
         Tab::Experiments => {
             egui::CentralPanel::default().show(ui, |ui| experiments::experiments_ui(state, ui));
@@ -56,9 +59,15 @@ pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     }
 }
 
-/// Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y, Ctrl+S / Ctrl+Shift+S, Ctrl+O.
+/// Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y, Ctrl+S / Ctrl+Shift+S, Ctrl+O; the patch editor's and the
+/// selected patch's keys.
 fn shortcuts(state: &mut StudioState, ctx: &egui::Context) {
     use egui::{Key, KeyboardShortcut, Modifiers};
+    if state.tab == Tab::Studio {
+        // Before the timeline reads the arrows: a selected patch takes them.
+        canvas_tools::nudge_keys(state, ctx);
+        patch_editor::editor_keys(state, ctx);
+    }
     let cmd_shift = Modifiers::COMMAND | Modifiers::SHIFT;
     // The shifted forms first: a plain Ctrl+Z pattern also matches Ctrl+Shift+Z.
     let pressed = |m, k| ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)));
@@ -131,6 +140,9 @@ fn menus_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         });
     });
     ui.menu_button("Edit", |ui| {
+        if ui.button("Patch editor…").clicked() {
+            state.patch_editor.open = true;
+        }
         if ui
             .add_enabled(state.doc.can_undo(), egui::Button::new("Undo  Ctrl+Z"))
             .clicked()

@@ -467,7 +467,9 @@ fn number_ui(ui: &mut egui::Ui, path: &str, value: &Value, suffix: &str, out: &m
 fn anchor_ui(ui: &mut egui::Ui, path: &str, value: &Value, out: &mut Edits) {
     let current = value.as_str().unwrap_or("at");
     let mut pick = current.to_string();
-    ui.horizontal(|ui| {
+    // x and y under the menu, not beside it: a wider row would widen the inspector, and the
+    // canvas would move under a patch being dragged.
+    ui.vertical(|ui| {
         let combo = egui::ComboBox::from_id_salt(path)
             .selected_text(current.replace('_', " "))
             .show_ui(ui, |ui| {
@@ -478,16 +480,18 @@ fn anchor_ui(ui: &mut egui::Ui, path: &str, value: &Value, out: &mut Edits) {
             });
         let _ = named(ui, combo.response);
         if let Value::Object(m) = value {
-            for k in ["x", "y"] {
-                ui.label(k);
-                number_ui(
-                    ui,
-                    &format!("{path}.{k}"),
-                    m.get(k).unwrap_or(&json!(0)),
-                    "",
-                    out,
-                );
-            }
+            ui.horizontal(|ui| {
+                for k in ["x", "y"] {
+                    ui.label(k);
+                    number_ui(
+                        ui,
+                        &format!("{path}.{k}"),
+                        m.get(k).unwrap_or(&json!(0)),
+                        "",
+                        out,
+                    );
+                }
+            });
         }
     });
     if pick != current {

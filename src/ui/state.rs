@@ -117,6 +117,10 @@ pub enum UiCommand {
     LoadSpecDialog,
     /// Put the design's attack into the Experiments tab's spec.
     UseInExperiment,
+    /// Choose a PNG for the patch editor.
+    ImportPatchDialog,
+    /// Read a PNG (on a worker) into the patch editor.
+    ImportPatch(PathBuf),
     Export(ExportKind),
     CancelExport,
     OpenVideoDialog,
@@ -295,6 +299,10 @@ pub struct StudioState {
     /// Where the timeline drew its frame strip and thumbnail row (tests read the pixels there).
     pub strip_rect: Option<egui::Rect>,
     pub thumbs_rect: Option<egui::Rect>,
+    /// The patch editor's tools and colours (not part of the design).
+    pub patch_editor: super::patch_editor::PatchEditorState,
+    /// Moving, resizing and picking on the canvas.
+    pub canvas_tools: super::canvas_tools::CanvasToolsState,
     next_id: u32,
 }
 
@@ -332,6 +340,8 @@ impl StudioState {
             canvas_rect: None,
             strip_rect: None,
             thumbs_rect: None,
+            patch_editor: Default::default(),
+            canvas_tools: Default::default(),
             next_id: 0,
         }
     }

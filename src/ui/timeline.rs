@@ -240,6 +240,9 @@ fn thumb_row(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
     );
 }
 
+/// The colour of keyframe marks, here and on the canvas's path.
+pub const KEYFRAME: egui::Color32 = egui::Color32::from_rgb(255, 220, 40);
+
 /// The frame strip: one cell per frame, triggered frames filled, the playhead outlined; click
 /// or drag to move the playhead.
 fn frame_strip(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
@@ -296,6 +299,24 @@ fn frame_strip(state: &mut StudioState, ui: &mut egui::Ui, frames: usize) {
                 egui::FontId::proportional(11.0),
                 ui.visuals().error_fg_color,
             );
+        }
+    }
+    // Keyframes of a hand-placed path: a diamond above the strip at each keyframe's frame.
+    if let Some(crate::core::placement::Variation::PositionKeyframes { keyframes, .. }) = &variation
+    {
+        for k in keyframes.iter().filter(|k| k.frame < frames) {
+            let c = egui::pos2(rect.min.x + (k.frame as f32 + 0.5) * cell, rect.min.y + 5.0);
+            let d = 5.0;
+            painter.add(egui::Shape::convex_polygon(
+                vec![
+                    c + egui::vec2(0.0, -d),
+                    c + egui::vec2(d, 0.0),
+                    c + egui::vec2(0.0, d),
+                    c + egui::vec2(-d, 0.0),
+                ],
+                KEYFRAME,
+                egui::Stroke::new(1.0, egui::Color32::BLACK),
+            ));
         }
     }
     if let Some(i) = state.current_frame_index() {
