@@ -377,11 +377,27 @@ fn a_picked_rectangle_becomes_the_patch_with_the_frames_pixels() {
     let p = patch(&h);
     assert_eq!((p.width, p.height), (10, 10));
     assert_eq!(badnets(&h).anchor, Anchor::At { x: 30, y: 4 });
+    assert_eq!(badnets(&h).size, PatchSize::Square(10));
     assert_eq!(
         shown(&h).rgb(),
         clean(&h).rgb(),
         "on its own frame it is invisible"
     );
+    // On another frame the object from frame 2 appears where it was.
+    send(&mut h, UiCommand::SeekFrame(10));
+    let (later, later_clean) = (shown(&h), clean(&h));
+    assert_ne!(later.rgb(), later_clean.rgb(), "the clip moved on");
+    for y in 0..10 {
+        for x in 0..10 {
+            let [r, g, b] = rgb(&later, 30 + x, 4 + y);
+            assert_eq!(
+                p.get(x.into(), y.into()),
+                Some([r, g, b, 255]),
+                "({x}, {y})"
+            );
+        }
+    }
+    send(&mut h, UiCommand::SeekFrame(2));
 
     // A rectangle of no area does nothing.
     let before = h.state().state().doc.design().clone();
@@ -534,6 +550,11 @@ fn a_saved_project_reopens_with_the_same_patch_and_picture() {
     drag(&mut h, &path, Modifiers::NONE); // a diagonal brush stroke
     let painted = patch(&h);
     assert_eq!(painted.get(7, 7), Some([250, 20, 120, 200]));
+    // The stroke went through frames, one edit each: still one undo step.
+    send(&mut h, UiCommand::Undo);
+    assert_eq!(patch(&h), Painted::blank(16, 16, [0, 0, 0, 0]));
+    send(&mut h, UiCommand::Redo);
+    assert_eq!(patch(&h), painted);
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("painted.tlab.json");
     h.state_mut().state_mut().project.path = Some(file.clone());
@@ -569,6 +590,8 @@ fn bad_pngs_leave_the_patch_unchanged_and_converted_ones_say_so() {
     let mut h = blank_patch("png");
     let before = h.state().state().doc.design().clone();
     let import = |h: &mut Harness<'static, TriggerLabApp>, p: PathBuf| {
+        let ed = &mut h.state_mut().state_mut().patch_editor;
+        (ed.error, ed.note) = (None, None);
         send(h, UiCommand::ImportPatch(p));
         let deadline = Instant::now() + Duration::from_secs(20);
         let s = |h: &Harness<'static, TriggerLabApp>| {
@@ -611,7 +634,6 @@ fn bad_pngs_leave_the_patch_unchanged_and_converted_ones_say_so() {
     );
     assert_eq!(h.state().state().doc.design().spec, before.spec);
 
-    h.state_mut().state_mut().patch_editor.error = None;
     let grey = dir.path().join("grey16.png");
     image::ImageBuffer::<image::Luma<u16>, _>::from_raw(2, 1, vec![0u16, 65535])
         .expect("buffer")
@@ -649,4 +671,24 @@ fn bad_pngs_leave_the_patch_unchanged_and_converted_ones_say_so() {
         "{e}"
     );
     assert_eq!(patch(&h).width, 2);
+}
+
+#[test]
+fn the_editor_starts_from_the_patch_the_trigger_pastes() {
+    let mut h = harness(StudioOptions {
+        patch_editor: true,
+        ..opts("start")
+    });
+    settle(&mut h);
+    // Core's default BadNets: a white 16-pixel colour patch; the grid shows it, and one brush
+    // click turns it into a painted patch with that pixel changed.
+    let ink = [0, 0, 0, 255];
+    h.state_mut().state_mut().patch_editor.primary = ink;
+    let p = grid_point(&h, 3, 4);
+    click(&mut h, p);
+    let mut want = Painted::blank(16, 16, [255, 255, 255, 255]);
+    want.set(3, 4, ink);
+    assert_eq!(patch(&h), want);
+    assert_eq!(badnets(&h).painted, Some(want));
+    assert_eq!(rgb(&shown(&h), 35, 36), [0, 0, 0]);
 }

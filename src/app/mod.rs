@@ -442,7 +442,7 @@ impl TriggerLabApp {
     pub fn busy(&self) -> bool {
         // A run asked for on the command line is part of startup.
         let launch_run = self.opts.experiment.is_some() && self.experiment.is_some();
-        launch_run || self.loading()
+        launch_run || self.loading() || self.patch_import.is_some()
     }
 
     /// Startup work or the selected clip's loading (the workers doing it wake the UI).
@@ -727,13 +727,12 @@ impl TriggerLabApp {
             height: png.height,
             rgba: png.rgba,
         };
-        crate::ui::patch_editor::send_patch(&mut self.state, patch, None, false);
+        crate::ui::patch_editor::send_patch(&mut self.state, patch, None, true, false);
         if self.state.patch_editor.error.is_none() {
             self.state.patch_editor.note = Some(match png.converted {
                 Some(c) => format!("{name}: {c}"),
                 None => format!("{name}: {}×{} RGBA", png.width, png.height),
             });
-            self.state.patch_editor.resize_to = [png.width, png.height];
         }
     }
 

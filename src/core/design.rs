@@ -334,14 +334,15 @@ pub enum DesignCommand {
         dragging: bool,
     },
     SetPatch(Option<Painted>),
-    /// An edit in the patch editor (a stroke, a fill, a resize, a pick): the design's patch
-    /// becomes `patch` and the BadNets trigger pastes it (the visual trigger becomes BadNets if it
-    /// was another). The patch's size in the spec follows the pixels when their size changed or
-    /// the source was another; `at` also places it (a picked object left where it was).
+    /// An edit in the patch editor (a stroke, a fill, a resize, a new or picked patch): the
+    /// design's patch becomes `patch` and the BadNets trigger pastes it (see [`spec_with_patch`]).
     /// `dragging` while a stroke is drawn: the whole stroke is one undo step.
     EditPatch {
         patch: Painted,
+        /// Also place it here (a picked object left where it was).
         at: Option<[u32; 2]>,
+        /// A new patch: the spec's size becomes the pixels' size even when it is unchanged.
+        fit: bool,
         dragging: bool,
     },
     AddClip(ClipRef),
@@ -373,16 +374,22 @@ fn check_patch(p: &Painted) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// The BadNets spec that pastes `patch`: `visual`'s other settings kept when it is BadNets, its
-/// size following the pixels unless it already pasted a painted patch of the same size (a patch
-/// the user scaled on the canvas stays scaled while they paint it).
-fn painted_badnets(
-    visual: Option<VisualTrigger>,
+/// `spec` with its BadNets trigger pasting `patch` (the visual trigger becomes BadNets if it was
+/// another; BadNets' other settings are kept). The spec's patch size follows the pixels when
+/// `fit`, when their size changed, or when the source was another; otherwise it stays (a patch
+/// the user scaled on the canvas stays scaled while they paint it). `at` also places it. A
+/// per-frame variation a painted patch cannot have (noise re-seeding) is dropped. Pure, so the
+/// editor can check an edit against the frame before sending it.
+pub fn spec_with_patch(
+    spec: &AttackSpec,
     patch: &Painted,
     at: Option<[u32; 2]>,
-) -> super::trigger::badnets::BadnetsSpec {
+    fit: bool,
+) -> Result<AttackSpec, SpecError> {
     use super::trigger::patch::{Anchor, PatchSize};
-    let mut b = match visual {
+    check_patch(patch)?;
+    let mut spec = spec.clone();
+    let mut b = match spec.visual.take() {
         Some(VisualTrigger::Badnets(b)) => b,
         _ => Default::default(),
     };
@@ -390,7 +397,7 @@ fn painted_badnets(
         .painted
         .as_ref()
         .is_some_and(|old| (old.width, old.height) == (patch.width, patch.height));
-    if !same_pixels {
+    if fit || !same_pixels {
         b.size = if patch.width == patch.height {
             PatchSize::Square(patch.width)
         } else {
@@ -406,7 +413,22 @@ fn painted_badnets(
         b.anchor = Anchor::At { x, y };
         b.margin = 0;
     }
-    b
+    spec.visual = Some(VisualTrigger::Badnets(b));
+    if spec.temporal.mode == super::placement::Mode::Dynamic
+        && spec.temporal.variation.as_ref().is_some_and(|v| {
+            // What a painted patch can do per frame: move.
+            !matches!(
+                v,
+                Variation::PositionRandom
+                    | Variation::PositionPath
+                    | Variation::PositionKeyframes { .. }
+            )
+        })
+    {
+        spec.temporal.variation = None;
+    }
+    spec.validate()?;
+    Ok(spec)
 }
 
 /// What an undo step restores.
@@ -623,28 +645,10 @@ impl Document {
             C::EditPatch {
                 patch,
                 at,
+                fit,
                 dragging,
             } => {
-                check_patch(&patch)?;
-                next.spec.visual = Some(VisualTrigger::Badnets(painted_badnets(
-                    next.spec.visual.take(),
-                    &patch,
-                    at,
-                )));
-                if next.spec.temporal.mode == super::placement::Mode::Dynamic
-                    && next.spec.temporal.variation.as_ref().is_some_and(|v| {
-                        // What a painted patch can do per frame: move.
-                        !matches!(
-                            v,
-                            Variation::PositionRandom
-                                | Variation::PositionPath
-                                | Variation::PositionKeyframes { .. }
-                        )
-                    })
-                {
-                    next.spec.temporal.variation = None;
-                }
-                next.spec.validate()?;
+                next.spec = spec_with_patch(&next.spec, &patch, at, fit)?;
                 next.patch = Some(patch);
                 if dragging {
                     gesture = Some("patch".to_string());

@@ -119,30 +119,35 @@ impl Painted {
         let Some(seed) = self.get(x, y) else { return 0 };
         let (w, h) = (self.width as usize, self.height as usize);
         let near = |p: &[u8]| p.iter().zip(seed).all(|(&a, b)| a.abs_diff(b) <= tolerance);
+        // Marked when pushed, so each pixel enters the stack at most once.
         let mut seen = vec![false; w * h];
-        let mut stack = vec![(x as usize, y as usize)];
+        let start = y as usize * w + x as usize;
+        seen[start] = true;
+        let mut stack = vec![start];
         let mut changed = 0;
-        while let Some((px, py)) = stack.pop() {
-            let k = py * w + px;
-            if seen[k] || !near(&self.rgba[k * 4..k * 4 + 4]) {
-                continue;
-            }
-            seen[k] = true;
+        while let Some(k) = stack.pop() {
             if self.rgba[k * 4..k * 4 + 4] != c {
                 changed += 1;
             }
             self.rgba[k * 4..k * 4 + 4].copy_from_slice(&c);
+            let (px, py) = (k % w, k / w);
+            let mut visit = |n: usize, stack: &mut Vec<usize>| {
+                if !seen[n] && near(&self.rgba[n * 4..n * 4 + 4]) {
+                    seen[n] = true;
+                    stack.push(n);
+                }
+            };
             if px > 0 {
-                stack.push((px - 1, py));
+                visit(k - 1, &mut stack);
             }
             if px + 1 < w {
-                stack.push((px + 1, py));
+                visit(k + 1, &mut stack);
             }
             if py > 0 {
-                stack.push((px, py - 1));
+                visit(k - w, &mut stack);
             }
             if py + 1 < h {
-                stack.push((px, py + 1));
+                visit(k + w, &mut stack);
             }
         }
         changed

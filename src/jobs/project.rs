@@ -432,15 +432,18 @@ mod tests {
         doc.apply(crate::core::design::DesignCommand::EditPatch {
             patch: patch.clone(),
             at: Some([3, 2]),
+            fit: true,
             dragging: false,
         })
         .expect("paints");
         let spec = doc.design().spec.clone();
-        for name in ["attack.toml", "attack.json"] {
+        // Beside the folder the spec was made in, and in another one.
+        std::fs::create_dir(dir.path().join("elsewhere")).expect("dir");
+        for name in ["attack.toml", "attack.json", "elsewhere/attack.toml"] {
             let path = dir.path().join(name);
             write_spec(&spec, dir.path(), &path).expect("writes");
-            let png = dir.path().join("attack.patch.png");
-            assert!(png.is_file(), "the patch PNG beside the spec");
+            let png = path.with_file_name("attack.patch.png");
+            assert!(png.is_file(), "{name}: the patch PNG beside the spec");
             let (back, base) = read_spec(&path).expect("reads");
             match &back.visual {
                 Some(VisualTrigger::Badnets(b)) => {
@@ -465,6 +468,7 @@ mod tests {
             .expect("applies from the PNG");
             assert_eq!(got, want, "{name}: the same pixels from the file");
             assert_ne!(got, frame, "and the patch is there");
+            std::fs::remove_file(&png).expect("rm"); // the next spec must write its own
         }
     }
 }

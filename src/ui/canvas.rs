@@ -208,8 +208,10 @@ pub fn canvas_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     } else {
         first
     };
-    let took =
-        super::canvas_tools::tools_ui(state, ui, &response, &painter, tools_pane, scale, &clean);
+    let other = (view.mode == ViewMode::SideBySide).then_some(first);
+    let took = super::canvas_tools::tools_ui(
+        state, ui, &response, &painter, tools_pane, other, scale, &clean,
+    );
 
     // Interaction: the wheel zooms to the cursor; drag pans (the middle button always; the
     // primary button except in the wipe view, where it moves the divider, and except where the

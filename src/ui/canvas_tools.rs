@@ -22,8 +22,8 @@ enum Drag {
     /// Resizing from corner `corner` (0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left)
     /// with the opposite corner fixed at `fixed`.
     Resize { corner: usize, fixed: egui::Pos2 },
-    /// A pick rectangle from `start`, frame px.
-    Pick { start: egui::Pos2 },
+    /// A pick rectangle from `start`, frame px, on the pane `pane` (side by side: either).
+    Pick { start: egui::Pos2, pane: egui::Rect },
 }
 
 /// The canvas tools' runtime state.
@@ -64,9 +64,10 @@ pub fn place(state: &StudioState) -> Option<Place> {
     match (spec.temporal.mode, &spec.temporal.variation) {
         (Mode::Dynamic, Some(Variation::PositionKeyframes { keyframes, easing })) => {
             let (x, y) = keyframe_position(keyframes, *easing, state.current_frame_index()?)?;
+            // A keyframe typed past any frame is core's to refuse; it just has no place here.
             Some(Place {
-                x: x as u32,
-                y: y as u32,
+                x: u32::try_from(x).ok()?,
+                y: u32::try_from(y).ok()?,
                 w,
                 h,
                 keyed: true,
@@ -252,25 +253,30 @@ fn corners(r: egui::Rect) -> [egui::Pos2; 4] {
 }
 
 /// Draws the patch's outline, handles and keyframe path over `pane` (the frame at `scale` screen
-/// points per pixel) and takes the canvas's primary drags meant for them. Returns whether it
+/// points per pixel) and takes the canvas's primary drags meant for them. `other`: the second
+/// pane of the side-by-side view, where picks and the eyedropper also work. Returns whether it
 /// took the pointer (then the canvas does not pan).
+#[allow(clippy::too_many_arguments)]
 pub fn tools_ui(
     state: &mut StudioState,
     ui: &egui::Ui,
     response: &egui::Response,
     painter: &egui::Painter,
     pane: egui::Rect,
+    other: Option<egui::Rect>,
     scale: f32,
     clean: &Frame,
 ) -> bool {
     let to_screen = |x: f32, y: f32| pane.min + egui::vec2(x, y) * scale;
     let to_frame = |p: egui::Pos2| (p - pane.min) / scale;
+    // The pane a point lies in, for what reads the frame (both panes show the same pixels).
+    let pane_of = |p: egui::Pos2| other.filter(|o| o.contains(p)).unwrap_or(pane);
     let (fw, fh) = (clean.width(), clean.height());
     let place = place(state);
     let patch_rect = place.map(|p| {
         egui::Rect::from_min_max(
             to_screen(p.x as f32, p.y as f32),
-            to_screen((p.x + p.w) as f32, (p.y + p.h) as f32),
+            to_screen(p.x as f32 + p.w as f32, p.y as f32 + p.h as f32),
         )
     });
 
@@ -284,8 +290,11 @@ pub fn tools_ui(
             line.clone(),
             egui::Stroke::new(1.5, egui::Color32::from_rgb(90, 200, 255)),
         ));
-        for c in &line {
-            painter.circle_filled(*c, 2.0, egui::Color32::from_rgb(90, 200, 255));
+        // A dot per frame while they can be told apart (a long file's path is the line alone).
+        if line.len() <= 2000 {
+            for c in &line {
+                painter.circle_filled(*c, 2.0, egui::Color32::from_rgb(90, 200, 255));
+            }
         }
         for k in keys {
             if let Some(c) = line.get(k) {
@@ -348,7 +357,7 @@ pub fn tools_ui(
         && let Some(p) = response.interact_pointer_pos()
     {
         if editor_dropper {
-            let f = to_frame(p);
+            let f = (p - pane_of(p).min) / scale;
             if f.x >= 0.0 && f.y >= 0.0 && (f.x as u32) < fw && (f.y as u32) < fh {
                 let i = ((f.y as usize) * fw as usize + f.x as usize) * 3;
                 let px = clean.rgb();
@@ -367,12 +376,14 @@ pub fn tools_ui(
             .or(response.interact_pointer_pos());
         state.canvas_tools.drag = origin.and_then(|o| {
             if state.canvas_tools.pick {
-                let f = to_frame(o);
+                let on = pane_of(o);
+                let f = (o - on.min) / scale;
                 return Some(Drag::Pick {
                     start: egui::pos2(
                         f.x.round().clamp(0.0, fw as f32),
                         f.y.round().clamp(0.0, fh as f32),
                     ),
+                    pane: on,
                 });
             }
             if editor_dropper {
@@ -428,14 +439,15 @@ pub fn tools_ui(
                 }
             }
         }
-        Drag::Pick { start } => {
+        Drag::Pick { start, pane: on } => {
+            let f = (pointer - on.min) / scale;
             let end = egui::pos2(f.x.round(), f.y.round());
             let r = pick_rect(start, end, shift, (fw, fh));
             state.canvas_tools.pick_rect = Some(r);
             let (x, y, w, h) = r;
             let sr = egui::Rect::from_min_max(
-                to_screen(x as f32, y as f32),
-                to_screen((x + w) as f32, (y + h) as f32),
+                on.min + egui::vec2(x as f32, y as f32) * scale,
+                on.min + egui::vec2((x + w) as f32, (y + h) as f32) * scale,
             );
             painter.rect_stroke(
                 sr,
@@ -475,10 +487,9 @@ fn finish_pick(state: &mut StudioState, clean: &Frame, (x, y, w, h): (u32, u32, 
         return;
     };
     let at = state.canvas_tools.pick_in_place.then_some([x, y]);
-    super::patch_editor::send_patch(state, p, at, false);
+    super::patch_editor::send_patch(state, p, at, true, false);
     state.canvas_tools.pick = false;
     state.patch_editor.open = true;
-    state.patch_editor.resize_to = [w, h];
 }
 
 /// The handle under screen point `p`, when the patch is selected.

@@ -60,6 +60,8 @@ pub struct PatchEditorState {
     pub new_size: [u32; 2],
     pub resize_to: [u32; 2],
     stroke: Option<Stroke>,
+    /// The patch size `resize_to` was last set from: it follows the patch when that changes.
+    sized_for: Option<(u32, u32)>,
     /// The last refusal (a resize too large for the frame, a PNG that is not one).
     pub error: Option<String>,
     /// The last note (e.g. what a PNG was converted from).
@@ -81,6 +83,7 @@ impl Default for PatchEditorState {
             new_size: [16, 16],
             resize_to: [16, 16],
             stroke: None,
+            sized_for: None,
             error: None,
             note: None,
             grid: None,
@@ -93,42 +96,68 @@ const MAX_BRUSH: u32 = 64;
 /// The grid's longest side on screen, in points.
 const GRID_SIDE: f32 = 288.0;
 
-/// The patch the editor edits: the design's, or (before anything was painted) the pixels of
-/// the BadNets trigger's current source when core can build it without files.
-pub fn current_patch(state: &StudioState) -> Option<Painted> {
+/// The patch the editor edits, and whether the trigger pastes it now: the BadNets trigger's
+/// painted patch; or the pixels of its colour, checkerboard or noise source, built by core (so
+/// the editor starts from what the canvas shows); or else the design's stored patch (the trigger
+/// pastes something else, e.g. an image file, until the first edit).
+pub fn current_patch(state: &StudioState) -> Option<(Painted, bool)> {
     let d = state.doc.design();
-    if let Some(VisualTrigger::Badnets(b)) = &d.spec.visual
-        && let Some(p) = &b.painted
-    {
-        return Some(p.clone());
+    if let Some(VisualTrigger::Badnets(b)) = &d.spec.visual {
+        if let Some(p) = &b.painted {
+            return Some((p.clone(), true));
+        }
+        if b.image.is_none() {
+            let (w, h) = b.size.wh();
+            let fields = serde_json::json!({
+                "color": b.color,
+                "checkerboard": b.checkerboard,
+                "noise": b.noise,
+            });
+            let fields = match fields {
+                serde_json::Value::Object(m) => {
+                    serde_json::Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect())
+                }
+                other => other,
+            };
+            if let Some(p) = core_source(w, h, fields, d.spec.seed) {
+                return Some((p, true));
+            }
+        }
     }
-    d.patch.clone()
+    d.patch.clone().map(|p| (p, false))
 }
 
 /// Sends an edit of the patch, unless core would refuse it on the clip on screen (a patch
-/// larger than the frame): then it is refused in place with core's message.
-pub fn send_patch(state: &mut StudioState, patch: Painted, at: Option<[u32; 2]>, dragging: bool) {
-    let cmd = DesignCommand::EditPatch {
-        patch,
-        at,
-        dragging,
-    };
-    let mut trial = state.doc.clone();
-    let fits = trial.apply(cmd.clone()).and_then(|_| {
-        match (
-            &trial.design().spec.visual,
-            state.selected_entry().and_then(|e| e.size()),
-        ) {
-            (Some(VisualTrigger::Badnets(b)), Some((fw, fh))) => {
-                b.position("visual", fw as usize, fh as usize).map(|_| ())
+/// larger than the frame): then it is refused in place with core's message. `fit`: a new patch
+/// (the spec's size becomes its size).
+pub fn send_patch(
+    state: &mut StudioState,
+    patch: Painted,
+    at: Option<[u32; 2]>,
+    fit: bool,
+    dragging: bool,
+) {
+    let spec = &state.doc.design().spec;
+    let fits =
+        crate::core::design::spec_with_patch(spec, &patch, at, fit).and_then(|next| {
+            match (&next.visual, state.selected_entry().and_then(|e| e.size())) {
+                (Some(VisualTrigger::Badnets(b)), Some((fw, fh))) => {
+                    b.position("visual", fw as usize, fh as usize).map(|_| ())
+                }
+                _ => Ok(()),
             }
-            _ => Ok(()),
-        }
-    });
+        });
     match fits {
         Ok(()) => {
             state.patch_editor.error = None;
-            state.commands.push(UiCommand::Design(cmd));
+            state
+                .commands
+                .push(UiCommand::Design(DesignCommand::EditPatch {
+                    patch,
+                    at,
+                    fit,
+                    dragging,
+                }));
         }
         Err(e) => state.patch_editor.error = Some(e.to_string()),
     }
@@ -221,8 +250,21 @@ fn editor_body(state: &mut StudioState, ui: &mut egui::Ui) {
         .size(11.0),
     );
     ui.separator();
-    match &patch {
+    if let Some((_, false)) = &patch {
+        ui.label(
+            egui::RichText::new(
+                "The trigger pastes another source now (e.g. an image file); an edit here makes it paste this patch.",
+            )
+            .weak(),
+        );
+    }
+    match patch.as_ref().map(|(p, _)| p) {
         Some(p) => {
+            let ed = &mut state.patch_editor;
+            if ed.sized_for != Some((p.width, p.height)) {
+                ed.sized_for = Some((p.width, p.height));
+                ed.resize_to = [p.width, p.height];
+            }
             grid_ui(state, ui, p);
             transforms_ui(state, ui, p);
         }
@@ -328,7 +370,7 @@ fn grid_ui(state: &mut StudioState, ui: &mut egui::Ui, patch: &Painted) {
         (PaintTool::Fill, Some(p)) if response.clicked() || response.secondary_clicked() => {
             let mut next = patch.clone();
             if next.flood_fill(p.0, p.1, tol, color) > 0 {
-                send_patch(state, next, None, false);
+                send_patch(state, next, None, false, false);
             }
         }
         (PaintTool::Brush | PaintTool::Eraser | PaintTool::Line | PaintTool::Rect, Some(p))
@@ -362,7 +404,7 @@ fn grid_ui(state: &mut StudioState, ui: &mut egui::Ui, patch: &Painted) {
             };
             state.patch_editor.stroke = Some(Stroke { last: p, ..stroke });
             if &next != patch {
-                send_patch(state, next, None, true);
+                send_patch(state, next, None, false, true);
             }
         }
         _ => {}
@@ -449,7 +491,7 @@ fn transforms_ui(state: &mut StudioState, ui: &mut egui::Ui, patch: &Painted) {
     if let Some(n) = next
         && &n != patch
     {
-        send_patch(state, n, None, false);
+        send_patch(state, n, None, false, false);
     }
 }
 
@@ -517,7 +559,7 @@ fn start_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         }
     });
     if let Some(n) = next {
-        send_patch(state, n, None, false);
+        send_patch(state, n, None, true, false);
     }
 }
 
