@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bench;
 pub mod info;
+pub mod predict;
 pub mod run;
 pub mod synth;
 
@@ -83,6 +84,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Poison a dataset and train and evaluate a backdoored model (an experiment spec, TOML).
     Run(run::RunArgs),
+    /// A trained model's top classes for a clip, clean and with an attack applied.
+    Predict(predict::PredictArgs),
 }
 
 /// Runs a subcommand; the exit code is 0 on success, 1 on failure (after one line on stderr).
@@ -92,6 +95,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Apply(args) => apply::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Bench(args) => match &args.what {
             bench::BenchWhat::Triggers(a) => bench::run(a),
             bench::BenchWhat::Decode(a) => bench::run_decode(a),

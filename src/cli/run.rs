@@ -208,6 +208,13 @@ pub fn run(a: &RunArgs) -> anyhow::Result<()> {
         "{:<22} {:>8.3}",
         "robust accuracy", results.final_metrics.robust_acc
     );
+    if let Some(w) = results
+        .epochs
+        .last()
+        .and_then(crate::core::report::asr_warning)
+    {
+        println!("note: {w}");
+    }
     if !results.asr_by_triggered_frames.is_empty() {
         let curve: Vec<String> = results
             .asr_by_triggered_frames

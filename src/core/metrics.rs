@@ -483,6 +483,14 @@ pub mod classify {
         })
     }
 
+    /// Clean target rate: of the *clean* clips whose true class is not the target, the fraction
+    /// the model predicts as the target. A model that answers the target for (nearly) every
+    /// clip — at the class prior early in a run, or never having learned — scores ASR 1.0 with
+    /// no trigger at all; this rate says so (see [`crate::core::report::asr_meaningful`]).
+    pub fn clean_target_rate(pred: &[usize], labels: &[usize], target: usize) -> Option<f64> {
+        attack_success_rate(pred, labels, target, false)
+    }
+
     /// Robust accuracy: triggered clips (true class not the target) still predicted as their class.
     pub fn robust_accuracy(pred: &[usize], labels: &[usize], target: usize) -> Option<f64> {
         let counted: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] != target).collect();

@@ -18,9 +18,39 @@ pub struct EpochMetrics {
     pub robust_acc: f64,
     /// ASR per true class (`null` for the target class).
     pub per_class_asr: Vec<Option<f64>>,
+    /// Clean non-target test clips predicted as the target (`classify::clean_target_rate`):
+    /// at or above [`ASR_MEANINGLESS_AT`], the ASR says nothing about a backdoor.
+    #[serde(default)]
+    pub clean_target_rate: f64,
     pub lr: f64,
     /// Seconds since the run started.
     pub wall_secs: f64,
+}
+
+/// The rule for reading ASR with CA: when at least this fraction of the *clean* test clips of
+/// other classes is already predicted as the target, the model answers the target whatever it
+/// sees, and an ASR near 1 means nothing about a trigger.
+pub const ASR_MEANINGLESS_AT: f64 = 0.5;
+
+/// The rule, in words, as `results.json` records it.
+pub const ASR_RULE: &str = "ASR is meaningful only while fewer than half (0.5) of the clean \
+test clips of other classes are predicted as the target class (clean_target_rate < 0.5); \
+otherwise the model answers the target whatever it sees";
+
+/// Whether an epoch's ASR says anything about a backdoor (see [`ASR_MEANINGLESS_AT`]).
+pub fn asr_meaningful(m: &EpochMetrics) -> bool {
+    m.clean_target_rate < ASR_MEANINGLESS_AT
+}
+
+/// What to tell the user next to an ASR that means nothing, or `None`.
+pub fn asr_warning(m: &EpochMetrics) -> Option<String> {
+    (!asr_meaningful(m)).then(|| {
+        format!(
+            "ASR means nothing here: {:.0}% of clean clips of other classes are already \
+             predicted as the target (the backdoor was not learned apart from the class)",
+            m.clean_target_rate * 100.0
+        )
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,6 +84,10 @@ pub struct RunResults {
     pub classes: Vec<String>,
     /// Which clips the ASR counts.
     pub asr_convention: String,
+    /// Whether the final ASR says anything about a backdoor ([`asr_meaningful`] of the last
+    /// epoch), and the rule.
+    pub asr_meaningful: bool,
+    pub asr_rule: String,
     /// How each clip's own draws (random frames, dynamic variations) derive from `seed`.
     pub clip_seeds: String,
     /// (frames carrying the trigger, ASR) after the last epoch.
@@ -106,4 +140,31 @@ pub enum TrainEvent {
     Failed {
         error: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_asr_is_flagged_when_clean_clips_are_called_the_target_too() {
+        let mut m = EpochMetrics {
+            epoch: 0,
+            train_loss: 1.0,
+            ca: 0.1,
+            asr: 1.0,
+            robust_acc: 0.0,
+            per_class_asr: vec![],
+            clean_target_rate: 1.0,
+            lr: 0.001,
+            wall_secs: 1.0,
+        };
+        assert!(!asr_meaningful(&m));
+        assert!(asr_warning(&m).is_some_and(|w| w.contains("100%")));
+        m.clean_target_rate = 0.5;
+        assert!(!asr_meaningful(&m), "at the threshold: flagged");
+        m.clean_target_rate = 0.04;
+        assert!(asr_meaningful(&m));
+        assert_eq!(asr_warning(&m), None);
+    }
 }

@@ -43,26 +43,32 @@ impl ClipSource for MediaClips {
                 .map(|s| (s.path.display().to_string(), s.reason.clone()))
                 .collect(),
             decode: Box::new(move |path, req: &ClipRequest| {
-                let req = DecodeRequest {
-                    size: SizeMode::Fit {
-                        width: req.side,
-                        height: req.side,
-                    },
-                    sampling: Sampling::Uniform {
-                        frames: req.frames as u32,
-                    },
-                    audio: req.audio_rate_hz.map(|rate| AudioRequest {
-                        sample_rate_hz: rate,
-                        channels: 1,
-                    }),
-                    max_frames: None,
-                };
+                let req = decode_request(req);
                 cache
                     .get_or_decode(path, &req)
                     .map(|(c, _)| c)
                     .map_err(|e| e.cause.to_string())
             }),
         })
+    }
+}
+
+/// How a dataset file is decoded for training and evaluation (and for `predict`): fitted into
+/// the side (cover, then centre crop), frames sampled uniformly, mono audio at the rate asked.
+pub fn decode_request(req: &ClipRequest) -> DecodeRequest {
+    DecodeRequest {
+        size: SizeMode::Fit {
+            width: req.side,
+            height: req.side,
+        },
+        sampling: Sampling::Uniform {
+            frames: req.frames as u32,
+        },
+        audio: req.audio_rate_hz.map(|rate| AudioRequest {
+            sample_rate_hz: rate,
+            channels: 1,
+        }),
+        max_frames: None,
     }
 }
 

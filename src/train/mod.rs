@@ -14,5 +14,6 @@ pub mod models;
 pub mod ops;
 pub mod optim;
 pub mod pool;
+pub mod predict;
 pub mod report;
 pub mod trainer;

@@ -126,7 +126,7 @@ fn init_weights(vm: &VarMap, seed: u64, dev: &Device) -> candle_core::Result<()>
 }
 
 /// The attack restricted to the poisoned modality.
-fn attack_for(spec: &ExperimentSpec) -> AttackSpec {
+pub fn attack_for(spec: &ExperimentSpec) -> AttackSpec {
     let m = spec.poison.modality;
     let mut a = spec.attack.clone();
     a.seed = spec.seed;
@@ -522,7 +522,7 @@ struct Poisoned<'a> {
 
 /// Triggered copies of `clips` (at side `load`; cut to `size` first when the trigger goes on
 /// after augmentation).
-fn trigger_test(
+pub(super) fn trigger_test(
     attack: &AttackSpec,
     assets: &dyn AssetLoader,
     clips: &[&Clip],
@@ -546,12 +546,12 @@ fn trigger_test(
 }
 
 /// The model and what feeding it needs.
-struct Learner {
-    dev: Device,
-    model: Model,
-    mel: MelConfig,
+pub(super) struct Learner {
+    pub(super) dev: Device,
+    pub(super) model: Model,
+    pub(super) mel: MelConfig,
     /// The model's input side.
-    size: usize,
+    pub(super) size: usize,
 }
 
 impl Learner {
@@ -566,8 +566,9 @@ impl Learner {
         )
     }
 
-    /// Predicted classes of clips (already at model size, or cut at their centre).
-    fn predict(&self, clips: &[&Clip]) -> anyhow::Result<Vec<usize>> {
+    /// The logits of clips (already at model size, or cut at their centre), one row per clip:
+    /// what evaluation and the model lens (`train::predict`) both read.
+    pub(super) fn logits(&self, clips: &[&Clip]) -> anyhow::Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(clips.len());
         for chunk in clips.chunks(16) {
             let items: Vec<(&Clip, View, usize)> = chunk
@@ -581,11 +582,16 @@ impl Learner {
             let logits = self
                 .model
                 .forward(b.video.as_ref(), b.audio.as_ref())?
-                .logits;
-            let p: Vec<u32> = logits.argmax(1)?.to_vec1()?;
-            out.extend(p.into_iter().map(|v| v as usize));
+                .logits
+                .to_dtype(candle_core::DType::F32)?;
+            out.extend(logits.to_vec2::<f32>()?);
         }
         Ok(out)
+    }
+
+    /// Predicted classes of clips: the first largest logit of each.
+    fn predict(&self, clips: &[&Clip]) -> anyhow::Result<Vec<usize>> {
+        Ok(self.logits(clips)?.iter().map(|row| argmax(row)).collect())
     }
 
     fn loss(&self, b: &Batch) -> candle_core::Result<Tensor> {
@@ -608,6 +614,17 @@ impl Learner {
             loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?,
         ))
     }
+}
+
+/// The index of the first largest value (0 for an empty row; NaN never wins).
+pub(super) fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] || row[best].is_nan() {
+            best = i;
+        }
+    }
+    best
 }
 
 /// The network under training: its variables, the model over them, and the optimiser.
@@ -736,6 +753,7 @@ fn train_epochs(
             asr: scores.asr,
             robust_acc: scores.robust_acc,
             per_class_asr: scores.per_class_asr,
+            clean_target_rate: scores.clean_target_rate,
             lr,
             wall_secs: s.started.elapsed().as_secs_f64(),
         };
@@ -878,6 +896,7 @@ struct Scores {
     asr: f64,
     robust_acc: f64,
     per_class_asr: Vec<Option<f64>>,
+    clean_target_rate: f64,
 }
 
 /// Stage 5, evaluate: clean accuracy on the clean test clips; attack success and robust accuracy
@@ -898,6 +917,7 @@ fn evaluate(
             .unwrap_or(0.0),
         robust_acc: classify::robust_accuracy(&trig_pred, labels, target).unwrap_or(0.0),
         per_class_asr: classify::per_class_asr(&trig_pred, labels, target, test.classes),
+        clean_target_rate: classify::clean_target_rate(&clean_pred, labels, target).unwrap_or(0.0),
     })
 }
 
@@ -985,6 +1005,10 @@ fn results(
         } else {
             "triggered test clips whose true class is not the target".into()
         },
+        asr_meaningful: last
+            .as_ref()
+            .is_some_and(crate::core::report::asr_meaningful),
+        asr_rule: crate::core::report::ASR_RULE.into(),
         clip_seeds: CLIP_SEEDS.into(),
         asr_by_triggered_frames: outcome.asr_by_frames,
         wall_secs,

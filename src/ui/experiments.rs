@@ -150,6 +150,10 @@ fn run_ui(run: &RunView, ui: &mut egui::Ui) {
             ui.colored_label(ROBUST_COLOUR, format!("robust {:.3}", m.robust_acc));
             ui.label(format!("loss {:.4} (epoch {})", m.train_loss, m.epoch + 1));
         });
+        if let Some(w) = crate::core::report::asr_warning(m) {
+            ui.colored_label(ui.visuals().warn_fg_color, w)
+                .on_hover_text(crate::core::report::ASR_RULE);
+        }
     }
     ui.label(format!("Output: {}", run.out_dir));
     ui.separator();
@@ -192,6 +196,22 @@ fn run_ui(run: &RunView, ui: &mut egui::Ui) {
                     .color(ROBUST_COLOUR)
                     .width(1.0),
             );
+            // Epochs whose ASR means nothing (the model answers the target for clean clips too):
+            // crossed out on the ASR line.
+            let void: Vec<[f64; 2]> = run
+                .epochs
+                .iter()
+                .filter(|m| !crate::core::report::asr_meaningful(m))
+                .map(|m| [(m.epoch + 1) as f64, m.asr])
+                .collect();
+            if !void.is_empty() {
+                plot.points(
+                    egui_plot::Points::new("ASR means nothing (target for clean clips too)", void)
+                        .shape(egui_plot::MarkerShape::Cross)
+                        .radius(5.0)
+                        .color(egui::Color32::GRAY),
+                );
+            }
         });
     if let Some(r) = &run.results {
         ui.separator();
@@ -200,6 +220,10 @@ fn run_ui(run: &RunView, ui: &mut egui::Ui) {
                 "Final: CA {:.3} · ASR {:.3} · robust {:.3} · {:.1} s",
                 r.final_metrics.ca, r.final_metrics.asr, r.final_metrics.robust_acc, r.wall_secs
             ));
+            if let Some(w) = r.epochs.last().and_then(crate::core::report::asr_warning) {
+                ui.colored_label(ui.visuals().warn_fg_color, w)
+                    .on_hover_text(&r.asr_rule);
+            }
             ui.label(
                 egui::RichText::new(format!(
                     "ASR over {}; target {}; seed {}; poison set sha256 {}…",
