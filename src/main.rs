@@ -94,6 +94,7 @@ fn main() -> ExitCode {
         view,
         frame: cli.studio.frame,
         patch_editor: cli.studio.patch_editor,
+        model: cli.studio.model.clone(),
         project,
         autosave_dir: None,
         dialog_answer: None,

@@ -92,6 +92,8 @@ pub struct StudioOptions {
     pub gpu_preview: Option<bool>,
     /// Open with the patch editor showing.
     pub patch_editor: bool,
+    /// Load this run folder's model into the model lens at startup.
+    pub model: Option<PathBuf>,
 }
 
 type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
@@ -107,6 +109,7 @@ enum DialogPurpose {
     LoadSpec,
     SaveSpec,
     ImportPatch,
+    LoadModel,
 }
 
 /// Autosave: the design last written, and when.
@@ -148,6 +151,16 @@ pub struct TriggerLabApp {
     gpu_choice: Option<bool>,
     project_jobs: Vec<Job<ProjectEvent>>,
     spec_load: Option<Job<Result<(AttackSpec, PathBuf), String>>>,
+    /// The model lens: the model on show, its loading, and the answer being computed.
+    lens_model: Option<std::sync::Arc<crate::train::predict::Predictor>>,
+    lens_load: Option<(
+        PathBuf,
+        Job<Result<crate::train::predict::Predictor, String>>,
+    )>,
+    lens_job: Option<(
+        crate::ui::lens::LensKey,
+        Job<Result<crate::jobs::lens::LensAnswer, String>>,
+    )>,
     /// A PNG being read for the patch editor.
     patch_import: Option<(
         PathBuf,
@@ -255,6 +268,9 @@ impl TriggerLabApp {
         state.status.compute = "probing…".into();
         state.status.audio = "probing…".into();
         state.patch_editor.open = opts.patch_editor;
+        if let Some(dir) = &opts.model {
+            state.commands.push(UiCommand::LoadModel(dir.clone()));
+        }
         let autosave_dir = opts
             .autosave_dir
             .clone()
@@ -278,6 +294,9 @@ impl TriggerLabApp {
             project_jobs: Vec::new(),
             spec_load: None,
             patch_import: None,
+            lens_model: None,
+            lens_load: None,
+            lens_job: None,
             writes: Vec::new(),
             assets_dir: PathBuf::from("."),
             autosave: Autosave {
@@ -442,7 +461,11 @@ impl TriggerLabApp {
     pub fn busy(&self) -> bool {
         // A run asked for on the command line is part of startup.
         let launch_run = self.opts.experiment.is_some() && self.experiment.is_some();
-        launch_run || self.loading() || self.patch_import.is_some()
+        launch_run
+            || self.loading()
+            || self.patch_import.is_some()
+            || self.lens_load.is_some()
+            || self.lens_job.is_some()
     }
 
     /// Startup work or the selected clip's loading (the workers doing it wake the UI).
@@ -581,6 +604,9 @@ impl TriggerLabApp {
                     .set_file_name("attack.toml")
                     .add_filter("Attack spec", &["toml", "json"])
                     .save_file(),
+                DialogPurpose::LoadModel => d
+                    .set_title("Load a trained model (a run folder)")
+                    .pick_folder(),
                 DialogPurpose::ImportPatch => d
                     .set_title("Start the patch from a PNG")
                     .add_filter("PNG", &["png"])
@@ -686,6 +712,122 @@ impl TriggerLabApp {
             self.state.export.progress = None;
             self.state.export.last = Some(f);
             self.export = None;
+        }
+    }
+
+    /// The lens's model loads and answers; a new answer is asked for when the clip, the design
+    /// or the model changed (one at a time: the newest wins when the one in flight ends).
+    fn drain_lens(&mut self) {
+        if let Some((dir, job)) = &self.lens_load
+            && let Some(r) = job.try_recv()
+        {
+            let dir = dir.clone();
+            self.lens_load = None;
+            self.state.lens.loading = None;
+            match r {
+                Ok(p) => {
+                    let generation = self
+                        .state
+                        .lens
+                        .model
+                        .as_ref()
+                        .map_or(1, |m| m.generation + 1);
+                    let spec = p.spec();
+                    self.state.lens.model = Some(crate::ui::lens::LensModel {
+                        dir,
+                        kind: serde_json::to_value(spec.model.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        classes: p.classes.clone(),
+                        frames: spec.dataset.frames,
+                        size: spec.dataset.size,
+                        ca: p.run.final_metrics.ca,
+                        asr: p.run.final_metrics.asr,
+                        target: p.run.target,
+                        target_name: p.run.target_name.clone(),
+                        generation,
+                    });
+                    self.state.lens.answer = None;
+                    self.lens_model = Some(std::sync::Arc::new(p));
+                }
+                Err(e) => self.state.lens.error = Some(e),
+            }
+        }
+        if let Some((key, job)) = &self.lens_job {
+            let key = *key;
+            match job.try_recv() {
+                Some(r) => {
+                    self.state.lens.answer = Some((key, r));
+                    self.state.lens.computing = None;
+                    self.lens_job = None;
+                }
+                None if job.worker_done() && job.queued() == 0 => {
+                    self.state.lens.computing = None;
+                    self.lens_job = None;
+                }
+                None => return,
+            }
+        }
+        let Some(want) = self.state.lens.wanted(&self.state) else {
+            return;
+        };
+        if self
+            .state
+            .lens
+            .answer
+            .as_ref()
+            .is_some_and(|(k, _)| *k == want)
+        {
+            return;
+        }
+        let Some(p) = self.lens_model.clone() else {
+            return;
+        };
+        let Some(entry) = self.state.selected_entry() else {
+            return;
+        };
+        let clip = match &entry.source {
+            ClipSource::Synth { class, index } => {
+                let spec = self.opts.library.clone().unwrap_or_else(library_spec);
+                match spec.motions().iter().position(|m| m.name() == class) {
+                    Some(c) => jobs::lens::LensClip::Synth {
+                        spec,
+                        class: c,
+                        index: *index,
+                    },
+                    None => {
+                        self.state.lens.answer =
+                            Some((want, Err(format!("{class} is not a SynthMotion class"))));
+                        return;
+                    }
+                }
+            }
+            ClipSource::File(path) => jobs::lens::LensClip::File(path.clone()),
+            ClipSource::Demo => {
+                self.state.lens.answer = Some((
+                    want,
+                    Err(
+                        "the lens reads SynthMotion clips and video files; pick one in the library"
+                            .into(),
+                    ),
+                ));
+                return;
+            }
+        };
+        let attack = self.state.doc.design().spec.clone();
+        match jobs::lens::predict_job(
+            p,
+            clip,
+            attack,
+            self.assets_dir.clone(),
+            self.repaint.clone(),
+        ) {
+            Ok(job) => {
+                self.state.lens.computing = Some(want);
+                self.lens_job = Some((want, job));
+            }
+            Err(e) => self.state.error(format!("could not start the lens: {e}")),
         }
     }
 
@@ -1025,6 +1167,9 @@ impl TriggerLabApp {
                         Err(e) => self.state.error(format!("could not start loading: {e}")),
                     }
                 }
+                (Some(path), DialogPurpose::LoadModel) => {
+                    self.run_command(UiCommand::LoadModel(path))
+                }
                 (Some(path), DialogPurpose::ImportPatch) => {
                     self.run_command(UiCommand::ImportPatch(path))
                 }
@@ -1058,6 +1203,7 @@ impl TriggerLabApp {
             }
         }
         self.drain_patch_import();
+        self.drain_lens();
         let mut finished = Vec::new();
         for (k, job) in self.writes.iter().enumerate() {
             let done = job.worker_done();
@@ -1768,6 +1914,17 @@ impl TriggerLabApp {
                 }
                 UiCommand::LoadSpecDialog => self.open_dialog(DialogPurpose::LoadSpec),
                 UiCommand::ImportPatchDialog => self.open_dialog(DialogPurpose::ImportPatch),
+                UiCommand::LoadModelDialog => self.open_dialog(DialogPurpose::LoadModel),
+                UiCommand::LoadModel(dir) => {
+                    match jobs::lens::load_job(dir.clone(), self.repaint.clone()) {
+                        Ok(job) => {
+                            self.state.lens.loading = Some(dir.clone());
+                            self.state.lens.error = None;
+                            self.lens_load = Some((dir, job));
+                        }
+                        Err(e) => self.state.error(format!("could not start loading: {e}")),
+                    }
+                }
                 UiCommand::ImportPatch(path) => {
                     let p = path.clone();
                     match jobs::start("patch-import", 1, self.repaint.clone(), move |tx| {

@@ -60,6 +60,9 @@ pub struct StudioArgs {
     /// Open with the patch editor showing.
     #[arg(long)]
     pub patch_editor: bool,
+    /// Open with this run's model in the model lens (a run folder).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: Option<PathBuf>,
     /// Open this project (*.tlab.json).
     #[arg(long, value_name = "FILE")]
     pub project: Option<PathBuf>,

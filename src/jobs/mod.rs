@@ -7,6 +7,7 @@
 pub mod audio_view;
 pub mod experiment;
 pub mod export;
+pub mod lens;
 pub mod library;
 pub mod load;
 pub mod player;

@@ -17,8 +17,9 @@ pub fn experiments_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         .resizable(true)
         .default_size(430.0)
         .show(ui, |ui| spec_ui(state, ui));
+    let mut to_lens = None;
     egui::CentralPanel::default().show(ui, |ui| match &state.experiments.run {
-        Some(run) => run_ui(run, ui),
+        Some(run) => run_ui(run, ui, &mut to_lens),
         None => {
             ui.label("No run yet.");
             ui.label(
@@ -32,6 +33,10 @@ pub fn experiments_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             );
         }
     });
+    if let Some(dir) = to_lens {
+        state.commands.push(super::UiCommand::LoadModel(dir));
+        state.tab = super::Tab::Studio;
+    }
 }
 
 fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
@@ -111,7 +116,8 @@ fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         });
 }
 
-fn run_ui(run: &RunView, ui: &mut egui::Ui) {
+/// `to_lens`: set to the run's folder when the user opens its model in the lens.
+fn run_ui(run: &RunView, ui: &mut egui::Ui, to_lens: &mut Option<std::path::PathBuf>) {
     ui.horizontal(|ui| {
         ui.strong(format!("Run “{}”", run.name));
         let (text, colour) = match &run.phase {
@@ -223,6 +229,9 @@ fn run_ui(run: &RunView, ui: &mut egui::Ui) {
             if let Some(w) = r.epochs.last().and_then(crate::core::report::asr_warning) {
                 ui.colored_label(ui.visuals().warn_fg_color, w)
                     .on_hover_text(&r.asr_rule);
+            }
+            if !r.cancelled && ui.button("Open in the model lens").clicked() {
+                *to_lens = Some(std::path::PathBuf::from(&run.out_dir));
             }
             ui.label(
                 egui::RichText::new(format!(

@@ -31,6 +31,10 @@ pub fn inspector_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             audio_ui(state, ui);
             ui.separator();
             seed_and_spec_ui(state, ui);
+            ui.separator();
+            egui::CollapsingHeader::new("Model lens")
+                .default_open(true)
+                .show(ui, |ui| super::lens::lens_ui(state, ui));
         });
 }
 

@@ -8,6 +8,7 @@ pub mod canvas_tools;
 pub mod experiment_state;
 pub mod experiments;
 pub mod inspector;
+pub mod lens;
 pub mod library;
 pub mod library_state;
 pub mod params;

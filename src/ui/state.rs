@@ -121,6 +121,10 @@ pub enum UiCommand {
     ImportPatchDialog,
     /// Read a PNG (on a worker) into the patch editor.
     ImportPatch(PathBuf),
+    /// Choose a run folder for the model lens.
+    LoadModelDialog,
+    /// Load a run's model (on a worker) into the model lens.
+    LoadModel(PathBuf),
     Export(ExportKind),
     CancelExport,
     OpenVideoDialog,
@@ -303,6 +307,8 @@ pub struct StudioState {
     pub patch_editor: super::patch_editor::PatchEditorState,
     /// Moving, resizing and picking on the canvas.
     pub canvas_tools: super::canvas_tools::CanvasToolsState,
+    /// The model lens: the model on show and its latest answer.
+    pub lens: super::lens::LensState,
     next_id: u32,
 }
 
@@ -342,6 +348,7 @@ impl StudioState {
             thumbs_rect: None,
             patch_editor: Default::default(),
             canvas_tools: Default::default(),
+            lens: Default::default(),
             next_id: 0,
         }
     }

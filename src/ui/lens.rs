@@ -1,0 +1,160 @@
+//! Model lens: a trained model's answer for the clip on the canvas, clean and with the design's
+//! attack, side by side (top-5 classes as bars, the target marked), recomputed on a worker when
+//! the clip, the design or the model changes.
+
+use super::{StudioState, UiCommand};
+use crate::jobs::lens::LensAnswer;
+use std::path::PathBuf;
+
+/// The model on show, as the inspector describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LensModel {
+    pub dir: PathBuf,
+    pub kind: String,
+    pub classes: Vec<String>,
+    pub frames: usize,
+    pub size: u32,
+    pub ca: f64,
+    pub asr: f64,
+    pub target: usize,
+    pub target_name: String,
+    /// Counts loads, so an answer for an earlier model is never shown for this one.
+    pub generation: u64,
+}
+
+/// What an answer answers: this clip, under this design revision, from this model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LensKey {
+    pub clip: u32,
+    pub revision: u64,
+    pub model: u64,
+}
+
+#[derive(Default)]
+pub struct LensState {
+    pub model: Option<LensModel>,
+    /// A run folder being loaded.
+    pub loading: Option<PathBuf>,
+    /// Why the last load failed.
+    pub error: Option<String>,
+    /// The latest answer and the key it answers (kept on screen until a newer one arrives).
+    pub answer: Option<(LensKey, Result<LensAnswer, String>)>,
+    /// The key being computed.
+    pub computing: Option<LensKey>,
+}
+
+impl LensState {
+    /// The key the lens wants now.
+    pub fn wanted(&self, state: &StudioState) -> Option<LensKey> {
+        Some(LensKey {
+            clip: state.selected_entry()?.id,
+            revision: state.doc.revision(),
+            model: self.model.as_ref()?.generation,
+        })
+    }
+}
+
+/// The top `k` (class index, probability), most probable first.
+pub fn top(probs: &[f64], k: usize) -> Vec<(usize, f64)> {
+    let mut v: Vec<(usize, f64)> = probs.iter().copied().enumerate().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(k);
+    v
+}
+
+/// One bar's label: `class 0.931`, with `(target)` on the target class.
+pub fn bar_label(m: &LensModel, class: usize, p: f64) -> String {
+    let name = m.classes.get(class).map_or("?", String::as_str);
+    let mark = if class == m.target { " (target)" } else { "" };
+    format!("{name} {p:.3}{mark}")
+}
+
+pub fn lens_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("Load model…")
+            .on_hover_text("a run folder: results.json, model.json, model.safetensors")
+            .clicked()
+        {
+            state.commands.push(UiCommand::LoadModelDialog);
+        }
+        if state.lens.loading.is_some() {
+            ui.spinner();
+        }
+    });
+    if let Some(e) = &state.lens.error {
+        ui.colored_label(ui.visuals().error_fg_color, e);
+    }
+    let Some(m) = state.lens.model.clone() else {
+        ui.label(
+            egui::RichText::new(
+                "Load a trained model to see its answer for this clip, clean and triggered.",
+            )
+            .weak(),
+        );
+        return;
+    };
+    ui.label(format!(
+        "{} · {} · {} classes · {} frames at {}×{}",
+        m.dir.file_name().map_or_else(
+            || m.dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned()
+        ),
+        m.kind,
+        m.classes.len(),
+        m.frames,
+        m.size,
+        m.size
+    ))
+    .on_hover_text(m.dir.display().to_string());
+    ui.label(format!(
+        "its run: CA {:.3} · ASR {:.3} · target {}",
+        m.ca, m.asr, m.target_name
+    ));
+    let wanted = state.lens.wanted(state);
+    let Some((key, answer)) = &state.lens.answer else {
+        ui.spinner();
+        return;
+    };
+    if Some(*key) != wanted {
+        ui.label(egui::RichText::new("updating…").weak());
+    }
+    match answer {
+        Err(e) => {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        Ok(a) => {
+            ui.columns(2, |cols| {
+                for (col, (title, probs)) in cols
+                    .iter_mut()
+                    .zip([("clean", &a.clean), ("triggered", &a.triggered)])
+                {
+                    col.strong(title);
+                    for (c, p) in top(probs, 5) {
+                        bar(col, &m, c, p);
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// A probability bar under its label; the target class in the attack's colour.
+fn bar(ui: &mut egui::Ui, m: &LensModel, class: usize, p: f64) {
+    ui.label(egui::RichText::new(bar_label(m, class, p)).size(11.0));
+    let (rect, _) =
+        ui.allocate_exact_size(egui::vec2(ui.available_width(), 6.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 1.0, ui.visuals().extreme_bg_color);
+    let fill = if class == m.target {
+        egui::Color32::from_rgb(230, 120, 40)
+    } else {
+        egui::Color32::from_rgb(90, 160, 230)
+    };
+    let w = rect.width() * p.clamp(0.0, 1.0) as f32;
+    painter.rect_filled(
+        egui::Rect::from_min_size(rect.min, egui::vec2(w, rect.height())),
+        1.0,
+        fill,
+    );
+}
