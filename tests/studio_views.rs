@@ -131,7 +131,12 @@ fn the_main_screens_match_their_snapshots() {
 
 #[test]
 fn the_timeline_marks_static_and_dynamic_placement_differently() {
-    let mut h = harness(opts("marks"));
+    // Tall enough that the inspector's static/dynamic choice is in view (egui ignores clicks on
+    // widgets scrolled out of sight).
+    let o = opts("marks");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 1100.0))
+        .build_eframe(move |cc| TriggerLabApp::new(cc, o, Default::default()));
     settle(&mut h);
     let Some(img) = render(&mut h) else { return };
     let strip = h.state().state().strip_rect.expect("a frame strip");

@@ -23,6 +23,10 @@ pub fn inspector_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             egui::CollapsingHeader::new("Clip")
                 .default_open(true)
                 .show(ui, |ui| clip_facts_ui(state, ui));
+            // Under the clip it answers for, in view without scrolling.
+            egui::CollapsingHeader::new("Model lens")
+                .default_open(true)
+                .show(ui, |ui| super::lens::lens_ui(state, ui));
             ui.separator();
             trigger_ui(state, ui);
             ui.separator();
@@ -31,10 +35,6 @@ pub fn inspector_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             audio_ui(state, ui);
             ui.separator();
             seed_and_spec_ui(state, ui);
-            ui.separator();
-            egui::CollapsingHeader::new("Model lens")
-                .default_open(true)
-                .show(ui, |ui| super::lens::lens_ui(state, ui));
         });
 }
 
