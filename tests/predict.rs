@@ -37,7 +37,7 @@ kind = "r2plus1d_tiny"
 lr = 0.005
 [attack]
 visual = { kind = "badnets", size = 6, margin = 4, checkerboard = { cell = 2, colors = [[0, 0, 0], [255, 255, 255]] } }
-temporal = { frames = "all", mode = "static" }
+temporal = { frames = { random = { k = 4 } }, mode = "dynamic" }
 [poison]
 target = "MoveLeft"
 ratio = 0.25
@@ -73,8 +73,8 @@ fn the_predictor_reproduces_the_runs_accuracy_and_attack_success() {
     let attack = triggerlab::train::trainer::attack_for(&spec);
     let (mut correct, mut hits, mut others, mut clean_to_target) = (0, 0, 0, 0);
     let mut answers = std::collections::BTreeSet::new();
-    for s in &data.test {
-        let clean = p.probabilities(&s.clip, None, &NoAssets).expect("clean");
+    for (j, s) in data.test.iter().enumerate() {
+        let clean = p.probabilities(&s.clip, j, None, &NoAssets).expect("clean");
         assert!((clean.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         answers.insert(Predictor::predicted(&clean));
         if Predictor::predicted(&clean) == s.label {
@@ -85,7 +85,7 @@ fn the_predictor_reproduces_the_runs_accuracy_and_attack_success() {
                 clean_to_target += 1;
             }
             let trig = p
-                .probabilities(&s.clip, Some(&attack), &NoAssets)
+                .probabilities(&s.clip, j, Some(&attack), &NoAssets)
                 .expect("triggered");
             others += 1;
             if Predictor::predicted(&trig) == results.target {
@@ -128,7 +128,7 @@ fn the_predictor_reproduces_the_runs_accuracy_and_attack_success() {
     )
     .expect("clip");
     let e = p
-        .probabilities(&small, None, &NoAssets)
+        .probabilities(&small, 0, None, &NoAssets)
         .expect_err("too small");
     assert!(e.to_string().contains("8×8 with 2 frames"), "{e}");
 

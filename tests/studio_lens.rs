@@ -126,10 +126,10 @@ fn the_lens_shows_the_models_answer_clean_and_triggered() {
     .expect("clip");
     let design = h.state().state().doc.design().spec.clone();
     let clean = p
-        .probabilities(&clip, None, &triggerlab::core::assets::NoAssets)
+        .probabilities(&clip, 0, None, &triggerlab::core::assets::NoAssets)
         .expect("clean");
     let trig = p
-        .probabilities(&clip, Some(&design), &triggerlab::core::assets::NoAssets)
+        .probabilities(&clip, 0, Some(&design), &triggerlab::core::assets::NoAssets)
         .expect("triggered");
     let answer = |h: &Harness<'static, TriggerLabApp>| {
         h.state()

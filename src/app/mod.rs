@@ -718,55 +718,74 @@ impl TriggerLabApp {
     /// The lens's model loads and answers; a new answer is asked for when the clip, the design
     /// or the model changed (one at a time: the newest wins when the one in flight ends).
     fn drain_lens(&mut self) {
-        if let Some((dir, job)) = &self.lens_load
-            && let Some(r) = job.try_recv()
-        {
-            let dir = dir.clone();
-            self.lens_load = None;
-            self.state.lens.loading = None;
-            match r {
-                Ok(p) => {
-                    let generation = self
-                        .state
-                        .lens
-                        .model
-                        .as_ref()
-                        .map_or(1, |m| m.generation + 1);
-                    let spec = p.spec();
-                    self.state.lens.model = Some(crate::ui::lens::LensModel {
-                        dir,
-                        kind: serde_json::to_value(spec.model.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
-                        classes: p.classes.clone(),
-                        frames: spec.dataset.frames,
-                        size: spec.dataset.size,
-                        ca: p.run.final_metrics.ca,
-                        asr: p.run.final_metrics.asr,
-                        target: p.run.target,
-                        target_name: p.run.target_name.clone(),
-                        generation,
-                    });
-                    self.state.lens.answer = None;
-                    self.lens_model = Some(std::sync::Arc::new(p));
+        if let Some((dir, job)) = &self.lens_load {
+            let r = match job.try_recv() {
+                Some(r) => Some(r),
+                None if job.worker_done() && job.queued() == 0 => {
+                    Some(Err(format!("{}: the loader stopped", dir.display())))
                 }
-                Err(e) => self.state.lens.error = Some(e),
+                None => None,
+            };
+            if let Some(r) = r {
+                self.finish_lens_load(r);
             }
         }
+        self.lens_answer();
+    }
+
+    fn finish_lens_load(&mut self, r: Result<crate::train::predict::Predictor, String>) {
+        let Some((dir, _)) = self.lens_load.take() else {
+            return;
+        };
+        self.state.lens.loading = None;
+        match r {
+            Ok(p) => {
+                let generation = self
+                    .state
+                    .lens
+                    .model
+                    .as_ref()
+                    .map_or(1, |m| m.generation + 1);
+                let spec = p.spec();
+                self.state.lens.model = Some(crate::ui::lens::LensModel {
+                    dir,
+                    kind: serde_json::to_value(spec.model.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    classes: p.classes.clone(),
+                    frames: spec.dataset.frames,
+                    size: spec.dataset.size,
+                    ca: p.run.final_metrics.ca,
+                    asr: p.run.final_metrics.asr,
+                    target: p.run.target,
+                    target_name: p.run.target_name.clone(),
+                    generation,
+                });
+                self.state.lens.answer = None;
+                self.lens_model = Some(std::sync::Arc::new(p));
+            }
+            Err(e) => self.state.lens.error = Some(e),
+        }
+    }
+
+    /// Takes the lens's answer in flight and asks for the next one when it is needed.
+    fn lens_answer(&mut self) {
         if let Some((key, job)) = &self.lens_job {
             let key = *key;
-            match job.try_recv() {
-                Some(r) => {
-                    self.state.lens.answer = Some((key, r));
-                    self.state.lens.computing = None;
-                    self.lens_job = None;
-                }
+            let r = match job.try_recv() {
+                Some(r) => r,
+                // Stored as the answer for its key, so it is not asked again and again.
                 None if job.worker_done() && job.queued() == 0 => {
-                    self.state.lens.computing = None;
-                    self.lens_job = None;
+                    Err("the lens worker stopped without an answer".into())
                 }
                 None => return,
+            };
+            self.state.lens.computing = None;
+            self.lens_job = None;
+            // An answer from a model since replaced is dropped: its classes are not these.
+            if self.state.lens.model.as_ref().map(|m| m.generation) == Some(key.model) {
+                self.state.lens.answer = Some((key, r));
             }
         }
         let Some(want) = self.state.lens.wanted(&self.state) else {
@@ -827,7 +846,9 @@ impl TriggerLabApp {
                 self.state.lens.computing = Some(want);
                 self.lens_job = Some((want, job));
             }
-            Err(e) => self.state.error(format!("could not start the lens: {e}")),
+            Err(e) => {
+                self.state.lens.answer = Some((want, Err(format!("could not start the lens: {e}"))))
+            }
         }
     }
 

@@ -67,10 +67,10 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
     let clip = decode_clip(&args.input, &req)?.clip;
     p.check(&clip)
         .with_context(|| args.input.display().to_string())?;
-    let clean = p.probabilities(&clip, None, &crate::core::assets::NoAssets)?;
+    let clean = p.probabilities(&clip, 0, None, &crate::core::assets::NoAssets)?;
     let triggered = match &attack {
         Some((spec, base)) => Some(
-            p.probabilities(&clip, Some(spec), &FileAssets::new(base))
+            p.probabilities(&clip, 0, Some(spec), &FileAssets::new(base))
                 .context("--attack")?,
         ),
         None => None,

@@ -27,7 +27,8 @@ pub enum LensClip {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LensAnswer {
     pub clean: Vec<f64>,
-    /// With the design's attack (as the run triggered its test clips).
+    /// With the design's attack as it stands (its own seed and modalities), applied at the run's
+    /// trigger stage as test clip 0.
     pub triggered: Vec<f64>,
 }
 
@@ -70,8 +71,9 @@ pub fn predict_job(
     start("lens-predict", 1, repaint, move |tx| {
         let run = || -> anyhow::Result<LensAnswer> {
             let c = lens_clip(&p, &clip)?;
-            let clean = p.probabilities(&c, None, &crate::core::assets::NoAssets)?;
-            let triggered = p.probabilities(&c, Some(&attack), &FileAssets::new(&assets_base))?;
+            let clean = p.probabilities(&c, 0, None, &crate::core::assets::NoAssets)?;
+            let triggered =
+                p.probabilities(&c, 0, Some(&attack), &FileAssets::new(&assets_base))?;
             Ok(LensAnswer { clean, triggered })
         };
         tx.send(run().map_err(|e| format!("{e:#}")));

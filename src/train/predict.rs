@@ -1,7 +1,7 @@
 //! A saved model's answer for one clip, exactly as its run's evaluation computed it: the model
 //! from `model.json` + `model.safetensors` ([`load_model`]), the run's spec from `results.json`
 //! (frames, size, the trigger stage), the clip at the run's load size, triggered by the
-//! evaluation's own code (`trigger_test`, test clip index 0), cut at the centre and scored by the
+//! evaluation's own code (`trigger_test`, at a test clip index), cut at the centre and scored by the
 //! evaluation's own `Learner::logits`. `triggerlab predict` and the studio's model lens use it.
 
 use super::data::load_size;
@@ -104,11 +104,15 @@ impl Predictor {
         Ok(())
     }
 
-    /// Class probabilities (softmax of the logits) of `clip`, clean or with `attack` applied
-    /// as the run applied it to its test clips.
+    /// Class probabilities (softmax of the logits) of `clip`, clean or with `attack` applied as
+    /// the run applied triggers to its test clips (at its trigger stage), the clip taking test
+    /// clip index `test_index` (which seeds random frames and dynamic variations; the CLI and
+    /// the lens use 0). `attack` is used as given: pass `trainer::attack_for(spec)` for the
+    /// run's own (its seed, its poisoned modality only).
     pub fn probabilities(
         &self,
         clip: &Clip,
+        test_index: usize,
         attack: Option<&AttackSpec>,
         assets: &dyn AssetLoader,
     ) -> anyhow::Result<Vec<f64>> {
@@ -119,7 +123,15 @@ impl Predictor {
             Some(a) => {
                 let load = load_size(spec) as usize;
                 let size = spec.dataset.size as usize;
-                triggered = trigger_test(a, assets, &[clip], spec.augment.trigger, load, size)?;
+                triggered = trigger_test(
+                    a,
+                    assets,
+                    &[clip],
+                    test_index,
+                    spec.augment.trigger,
+                    load,
+                    size,
+                )?;
                 triggered.first().context("no triggered clip")?
             }
             None => clip,

@@ -500,6 +500,7 @@ fn test_set<'a>(
         &poison.attack,
         poison.assets,
         &clean,
+        0,
         poison.stage,
         load,
         size,
@@ -522,10 +523,14 @@ struct Poisoned<'a> {
 
 /// Triggered copies of `clips` (at side `load`; cut to `size` first when the trigger goes on
 /// after augmentation).
+/// The test clips with the trigger, as evaluation sees them; `clips[j]` is test clip
+/// `first + j` (its index seeds its own draws: random frames, dynamic variations).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn trigger_test(
     attack: &AttackSpec,
     assets: &dyn AssetLoader,
     clips: &[&Clip],
+    first: usize,
     stage: TriggerStage,
     load: usize,
     size: usize,
@@ -539,7 +544,7 @@ pub(super) fn trigger_test(
                 TriggerStage::Before => (*c).clone(),
                 TriggerStage::After => cropped(c, centre(load, size), size)?,
             };
-            let index = TEST_CLIP_INDEX_BASE + j as u64;
+            let index = TEST_CLIP_INDEX_BASE + (first + j) as u64;
             Ok(apply_for_clip(attack, &base, index, assets)?.clip)
         })
         .collect()
@@ -943,6 +948,7 @@ fn asr_by_triggered_frames(
             &a,
             poison.assets,
             &test.clean,
+            0,
             poison.stage,
             test.load,
             learner.size,
@@ -1106,6 +1112,7 @@ mod tests {
             &poison.attack,
             &NoAssets,
             &clean,
+            0,
             TriggerStage::Before,
             16,
             16,

@@ -111,12 +111,22 @@ pub fn lens_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         "its run: CA {:.3} · ASR {:.3} · target {}",
         m.ca, m.asr, m.target_name
     ));
-    let wanted = state.lens.wanted(state);
-    let Some((key, answer)) = &state.lens.answer else {
+    let Some(wanted) = state.lens.wanted(state) else {
+        ui.label(egui::RichText::new("no clip selected").weak());
+        return;
+    };
+    // Only an answer for this clip from this model; one for an earlier design stays (marked)
+    // while the new one is computed, as the canvas keeps its last frame.
+    let Some((key, answer)) = state
+        .lens
+        .answer
+        .as_ref()
+        .filter(|(k, _)| k.clip == wanted.clip && k.model == wanted.model)
+    else {
         ui.spinner();
         return;
     };
-    if Some(*key) != wanted {
+    if *key != wanted {
         ui.label(egui::RichText::new("updating…").weak());
     }
     match answer {
