@@ -285,7 +285,18 @@ fn two_x_plays_the_clip_twice_as_fast_as_one_x() {
             .commands
             .push(triggerlab::ui::UiCommand::Play);
         h.step();
-        // From the moment the playhead moves (the player's sink starts after a seek).
+        // Once the seek has landed (under load the playhead can still show the old place for a
+        // few frames, and would seem to run backwards)...
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while h.state().state().playback.position_secs > 0.3 {
+            assert!(
+                Instant::now() < deadline,
+                "the seek to frame 0 never landed"
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // ...from the moment the playhead moves (the player's sink starts after a seek).
         let start = h.state().state().playback.position_secs;
         let deadline = Instant::now() + Duration::from_secs(10);
         while h.state().state().playback.position_secs <= start + 0.02 {
