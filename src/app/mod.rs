@@ -10,9 +10,7 @@ mod thumbs_ctl;
 use crate::core::Rational;
 use crate::core::attack::AttackSpec;
 use crate::core::design::{ClipRef, Design, DesignCommand, ViewMode};
-use crate::core::experiment::parse_experiment;
 use crate::core::synth::SynthSpec;
-use crate::jobs::experiment::start_run;
 use crate::jobs::export::{ExportEvent, ExportRequest, ExportSource, ExportTarget, start_export};
 use crate::jobs::load::{SynthItem, generate_synth, probe_audio_device, probe_file};
 use crate::jobs::player::{
@@ -26,17 +24,18 @@ use crate::media::audio_out::AudioOutputStatus;
 use crate::media::probe::MediaInfo;
 use crate::media::reader::SizeMode;
 use crate::train::device::{DevicePref, select_device};
-use crate::train::trainer::TrainEvent;
 use crate::ui::state::ExportKind;
 use crate::ui::state::StreamMeta;
 use crate::ui::{ClipSource, LoadState, StudioState, UiCommand};
-use crate::ui::{RunPhase, RunView};
+
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod library_ctl;
+mod runs_ctl;
+mod sweep_ctl;
 use crate::jobs::library::RecentKind;
 
 /// How long one UI frame may spend draining worker events.
@@ -94,6 +93,12 @@ pub struct StudioOptions {
     pub patch_editor: bool,
     /// Load this run folder's model into the model lens at startup.
     pub model: Option<PathBuf>,
+    /// The guided demo's spec instead of examples/quick.toml (tests use a tiny one).
+    pub demo_spec: Option<String>,
+    /// The run history's output root instead of `runs`.
+    pub runs_root: Option<PathBuf>,
+    /// Start the guided demo at startup, as its button would.
+    pub demo: bool,
 }
 
 type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
@@ -153,6 +158,8 @@ pub struct TriggerLabApp {
     spec_load: Option<Job<Result<(AttackSpec, PathBuf), String>>>,
     /// The model lens: the model on show, its loading, and the answer being computed.
     lens_model: Option<std::sync::Arc<crate::train::predict::Predictor>>,
+    /// The lens's sensitivity sweep on its worker.
+    sweep: Option<Job<jobs::lens::SweepEvent>>,
     lens_load: Option<(
         PathBuf,
         Job<Result<crate::train::predict::Predictor, String>>,
@@ -183,9 +190,8 @@ pub struct TriggerLabApp {
     title: String,
     player: Option<(u32, Player)>,
     stream: Option<ActiveStream>,
-    /// The training run of the Experiments tab and the flag that stops it after a step (the
-    /// channel stays open for its last events).
-    experiment: Option<(Job<TrainEvent>, jobs::CancelFlag)>,
+    /// The Experiments tab's run, queue, demo and run history.
+    runs: runs_ctl::RunsCtl,
     compute_probe: Option<Job<String>>,
     /// The player being built on a worker, for this clip.
     player_start: Option<(u32, Job<Result<StartedPlayer, String>>)>,
@@ -206,9 +212,6 @@ pub struct TriggerLabApp {
     /// The timeline's audio view: file audio decoding and the pictures' jobs.
     audio_ctl: audio_view::AudioViewCtl,
     repaint: Repaint,
-    /// At most ~4 repaints a second: training sends an event per step, and drawing each one
-    /// would take CPU from the run (software rendering especially).
-    repaint_slow: Repaint,
     opts: StudioOptions,
     /// Seeks carried out so far (each flushes the audio queue; tests check none happen unasked).
     seeks: u64,
@@ -258,6 +261,8 @@ impl TriggerLabApp {
         let app_ctx = ctx.clone();
         let slow_ctx = ctx.clone();
         let repaint: Repaint = Arc::new(move || ctx.request_repaint());
+        // At most ~4 repaints a second for training: it sends an event per step, and drawing
+        // each one would take CPU from the run (software rendering especially).
         let repaint_slow: Repaint =
             Arc::new(move || slow_ctx.request_repaint_after(Duration::from_millis(250)));
         let mut state = StudioState::new();
@@ -295,6 +300,7 @@ impl TriggerLabApp {
             spec_load: None,
             patch_import: None,
             lens_model: None,
+            sweep: None,
             lens_load: None,
             lens_job: None,
             writes: Vec::new(),
@@ -322,9 +328,8 @@ impl TriggerLabApp {
             export: None,
             player: None,
             stream: None,
-            experiment: None,
+            runs: runs_ctl::RunsCtl::new(opts.demo_spec.clone(), repaint_slow.clone()),
             repaint: repaint.clone(),
-            repaint_slow,
             opts,
             seeks: 0,
             frames_rendered: 0,
@@ -341,6 +346,14 @@ impl TriggerLabApp {
         {
             app.apply_prefs(p);
         }
+        // The first launch (stored preferences that never offered it, or none at all) offers
+        // the guided demo; scripted runs never do.
+        app.state.experiments.offer_demo = app.opts.exit_after_frames.is_none()
+            && cc.storage.is_some()
+            && !cc
+                .storage
+                .and_then(|st| eframe::get_value::<prefs::Prefs>(st, prefs::KEY))
+                .is_some_and(|p| p.demo_offered);
         if let Some(on) = app.opts.gpu_preview {
             app.state.preview.gpu.on = on;
         }
@@ -391,10 +404,16 @@ impl TriggerLabApp {
         if let Some(dir) = app.opts.dataset.clone() {
             app.library.open(&mut app.state, dir);
         }
+        if let Some(root) = app.opts.runs_root.clone() {
+            app.state.experiments.history.root = root.display().to_string();
+        }
         if let Some((_, text)) = app.opts.experiment.clone() {
             app.state.tab = crate::ui::Tab::Experiments;
             app.state.experiments.spec_text = text;
-            app.start_experiment();
+            app.runs.start(&mut app.state);
+        }
+        if app.opts.demo {
+            app.runs.demo(&mut app.state);
         }
         app
     }
@@ -413,6 +432,8 @@ impl TriggerLabApp {
             view: self.state.doc.design().view.mode,
             speed: pb.speed,
             gpu_preview: self.gpu_choice,
+            // Offered (and taken or dismissed) once is enough.
+            demo_offered: true,
         }
     }
 
@@ -460,12 +481,13 @@ impl TriggerLabApp {
     /// `--exit-after-frames` wait for this).
     pub fn busy(&self) -> bool {
         // A run asked for on the command line is part of startup.
-        let launch_run = self.opts.experiment.is_some() && self.experiment.is_some();
+        let launch_run = (self.opts.experiment.is_some() || self.opts.demo) && self.runs.active();
         launch_run
             || self.loading()
             || self.patch_import.is_some()
             || self.lens_load.is_some()
             || self.lens_job.is_some()
+            || self.sweep.is_some()
     }
 
     /// Startup work or the selected clip's loading (the workers doing it wake the UI).
@@ -1225,6 +1247,7 @@ impl TriggerLabApp {
         }
         self.drain_patch_import();
         self.drain_lens();
+        self.drain_sweep();
         let mut finished = Vec::new();
         for (k, job) in self.writes.iter().enumerate() {
             let done = job.worker_done();
@@ -1360,34 +1383,13 @@ impl TriggerLabApp {
                 }
             }
         }
-        while Instant::now() < deadline {
-            let Some((job, _)) = &self.experiment else {
-                break;
-            };
-            let done = job.worker_done();
-            match job.try_recv() {
-                Some(ev) => {
-                    if let Some(run) = &mut self.state.experiments.run {
-                        run.apply(ev);
-                        if !run.phase.is_active() {
-                            // Finished, cancelled or failed: that was its last word.
-                            self.experiment = None;
-                            break;
-                        }
-                    }
-                }
-                None => {
-                    if done {
-                        self.experiment = None;
-                        if let Some(run) = &mut self.state.experiments.run
-                            && run.phase.is_active()
-                        {
-                            run.phase = RunPhase::Failed("the run stopped without a result".into());
-                        }
-                    }
-                    break;
-                }
-            }
+        if let Some(runs_ctl::RunOutcome::DemoDone {
+            dir,
+            attack,
+            target,
+        }) = self.runs.drain(&mut self.state, deadline)
+        {
+            self.show_demo(dir, attack, &target);
         }
         let mut done = Vec::new();
         for (k, (id, job)) in self.probes.iter().enumerate() {
@@ -1843,37 +1845,24 @@ impl TriggerLabApp {
         }
     }
 
-    /// Parses the tab's spec and starts the run on a worker thread; a bad spec is reported next
-    /// to the editor, naming the field.
-    fn start_experiment(&mut self) {
-        let ex = &mut self.state.experiments;
-        if ex.running() || self.experiment.is_some() {
-            return;
+    /// The guided demo's end: its model in the lens, its attack on the canvas, side by side, on
+    /// a clip of a class other than the target (so the flip shows).
+    fn show_demo(&mut self, dir: PathBuf, attack: AttackSpec, target: &str) {
+        self.state.commands.push(UiCommand::LoadModel(dir));
+        self.design(DesignCommand::SetSpec(attack));
+        let mut view = self.state.doc.design().view.clone();
+        view.mode = ViewMode::SideBySide;
+        self.design(DesignCommand::SetView(view));
+        let pick =
+            self.state.clips.iter().position(
+                |c| matches!(&c.source, ClipSource::Synth { class, .. } if class != target),
+            );
+        if let Some(i) = pick {
+            self.state.select(i);
         }
-        let spec = match parse_experiment(&ex.spec_text) {
-            Ok(s) => s,
-            Err(e) => {
-                ex.spec_error = Some(format!("spec: {e}"));
-                return;
-            }
-        };
-        ex.spec_error = None;
-        let name = if spec.name.is_empty() {
-            "run".to_string()
-        } else {
-            spec.name.clone()
-        };
-        let out = match ex.out_dir.trim() {
-            "" => PathBuf::from("runs").join(&name),
-            dir => PathBuf::from(dir),
-        };
-        match start_run(spec, out.clone(), ex.resume, self.repaint_slow.clone()) {
-            Ok(job) => {
-                ex.run = Some(RunView::new(name, out.display().to_string()));
-                self.experiment = Some(job);
-            }
-            Err(e) => self.state.error(format!("could not start the run: {e}")),
-        }
+        self.state.tab = crate::ui::Tab::Studio;
+        self.state
+            .info("the demo's model is in the model lens: clean clip left, triggered twin right");
     }
 
     fn run_commands(&mut self) {
@@ -2025,15 +2014,20 @@ impl TriggerLabApp {
                         p.set_volume(v);
                     }
                 }
-                UiCommand::StartRun => self.start_experiment(),
-                UiCommand::CancelRun => {
-                    if let Some((_, flag)) = &self.experiment {
-                        flag.cancel();
-                        if let Some(run) = &mut self.state.experiments.run {
-                            run.cancel_requested = true;
-                        }
+                UiCommand::StartRun => self.runs.start(&mut self.state),
+                UiCommand::CancelRun => self.runs.cancel(&mut self.state),
+                UiCommand::QueueRun => self.runs.queue(&mut self.state),
+                UiCommand::Unqueue(i) => {
+                    if i < self.state.experiments.queue.len() {
+                        self.state.experiments.queue.remove(i);
                     }
                 }
+                UiCommand::RunDemo => self.runs.demo(&mut self.state),
+                UiCommand::ScanRuns => self.runs.rescan(&mut self.state),
+                UiCommand::ExportRuns { png } => self.runs.export(&mut self.state, png),
+                UiCommand::OpenFolder(dir) => self.runs.open_folder(&mut self.state, dir),
+                UiCommand::StartSweep => self.start_sweep(),
+                UiCommand::CancelSweep => self.cancel_sweep(),
             }
         }
     }
@@ -2047,7 +2041,7 @@ impl TriggerLabApp {
 
         // A run started from the command line takes as long as it takes (it has its own
         // cancel); the clock for the rest starts when it ends.
-        if self.opts.experiment.is_some() && self.experiment.is_some() {
+        if (self.opts.experiment.is_some() || self.opts.demo) && self.runs.active() {
             self.started = Instant::now();
         }
         if self.started.elapsed() > EXIT_DEADLINE {

@@ -21,6 +21,8 @@ pub struct Prefs {
     pub speed: f32,
     /// The canvas draws on the GPU (`None`: chosen from the adapter).
     pub gpu_preview: Option<bool>,
+    /// The guided demo was offered once (it is offered on the first launch only).
+    pub demo_offered: bool,
 }
 
 impl Default for Prefs {
@@ -32,6 +34,7 @@ impl Default for Prefs {
             view: ViewMode::default(),
             speed: 1.0,
             gpu_preview: None,
+            demo_offered: false,
         }
     }
 }

@@ -63,6 +63,13 @@ pub struct StudioArgs {
     /// Open with this run's model in the model lens (a run folder).
     #[arg(long, value_name = "RUN_DIR")]
     pub model: Option<PathBuf>,
+    /// Start the guided demo attack (as its button does; with --exit-after-frames, the window
+    /// waits for it to end).
+    #[arg(long)]
+    pub demo: bool,
+    /// The run history's output root (default `runs`).
+    #[arg(long, value_name = "DIR")]
+    pub runs: Option<PathBuf>,
     /// Open this project (*.tlab.json).
     #[arg(long, value_name = "FILE")]
     pub project: Option<PathBuf>,

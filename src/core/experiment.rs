@@ -147,6 +147,27 @@ pub struct ModelSpec {
     pub fusion_joint: bool,
     #[serde(default)]
     pub fusion_video: FusionVideo,
+    /// How the seeded initial weights are drawn.
+    #[serde(default)]
+    pub init: InitScheme,
+}
+
+/// Initial weights. Both draw uniformly from the seed; they differ in the conv layers' scale.
+/// The default stays PyTorch's so every spec written before `init` existed trains exactly as it
+/// did (its recorded figures reproduce); new specs should say `init = "he"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitScheme {
+    /// PyTorch's default for every layer: weight and bias uniform in ±1/√fan_in (variance
+    /// 1/(3·fan_in)). Each conv + ReLU shrinks the signal's variance about six-fold, so through
+    /// r2plus1d_tiny's eight the logits start nearly constant and the model sits at the class
+    /// prior for several epochs.
+    #[default]
+    Pytorch,
+    /// He (Kaiming) for ReLU: conv weights uniform in ±√(6/fan_in) (variance 2/fan_in), conv
+    /// biases zero; the linear head as PyTorch's. Each conv + ReLU keeps its input's scale, so
+    /// a deep stack without normalisation layers starts learning at once.
+    He,
 }
 
 fn half() -> f64 {

@@ -26,6 +26,7 @@ pub mod report;
 pub mod rng;
 pub mod spec_error;
 pub mod spectrogram;
+pub mod sweep;
 pub mod synth;
 pub mod time;
 pub mod trigger;

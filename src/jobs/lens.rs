@@ -79,3 +79,116 @@ pub fn predict_job(
         tx.send(run().map_err(|e| format!("{e:#}")));
     })
 }
+
+/// One value of a sensitivity sweep, over the clips the sweep looks at: those of classes other
+/// than the target that the model does not already call the target when clean.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepPoint {
+    pub value: f64,
+    /// Mean probability of the target class with the trigger at this value.
+    pub target_prob: f64,
+    /// Fraction answered the target with the trigger at this value.
+    pub flipped: f64,
+    /// Clips counted.
+    pub clips: usize,
+}
+
+pub enum SweepEvent {
+    /// The clips are ready: this many are counted (the others are the target's own class or
+    /// already called the target).
+    Ready {
+        clips: usize,
+        total: usize,
+    },
+    Point(SweepPoint),
+    Failed(String),
+}
+
+/// What a sweep runs over.
+pub struct SweepRequest {
+    pub predictor: Arc<Predictor>,
+    /// The library's clips with their true class where known (a file's is not).
+    pub clips: Vec<(LensClip, Option<usize>)>,
+    pub attack: AttackSpec,
+    /// The parameter (`core::sweep` path) and its values.
+    pub path: String,
+    pub values: Vec<f64>,
+    pub assets_base: PathBuf,
+}
+
+/// Runs a sweep on a worker, one point per value as it is done; stops between clips when
+/// cancelled.
+pub fn sweep_job(req: SweepRequest, repaint: Repaint) -> std::io::Result<Job<SweepEvent>> {
+    start("lens-sweep", 4, repaint, move |tx| {
+        let p = &req.predictor;
+        let target = p.run.target;
+        let assets = FileAssets::new(&req.assets_base);
+        // Each clip is made and answered clean once; only the triggered answer changes with the
+        // value. Test indices are the clips' places, so random frames are each clip's own.
+        let mut counted = Vec::new();
+        for (i, (clip, class)) in req.clips.iter().enumerate() {
+            if tx.is_cancelled() {
+                return;
+            }
+            if *class == Some(target) {
+                continue;
+            }
+            let c = match lens_clip(p, clip) {
+                Ok(c) => c,
+                Err(e) => {
+                    tx.send(SweepEvent::Failed(format!("{e:#}")));
+                    return;
+                }
+            };
+            match p.probabilities(&c, i, None, &crate::core::assets::NoAssets) {
+                Ok(clean) if Predictor::predicted(&clean) != target => counted.push((i, c)),
+                Ok(_) => {}
+                Err(e) => {
+                    tx.send(SweepEvent::Failed(format!("{e:#}")));
+                    return;
+                }
+            }
+        }
+        if !tx.send(SweepEvent::Ready {
+            clips: counted.len(),
+            total: req.clips.len(),
+        }) {
+            return;
+        }
+        for &v in &req.values {
+            let attack = match crate::core::sweep::with_value(&req.attack, &req.path, v) {
+                Ok(a) => a,
+                Err(e) => {
+                    tx.send(SweepEvent::Failed(format!("at {v}: {e}")));
+                    return;
+                }
+            };
+            let (mut prob, mut flipped) = (0.0, 0usize);
+            for (i, c) in &counted {
+                if tx.is_cancelled() {
+                    return;
+                }
+                match p.probabilities(c, *i, Some(&attack), &assets) {
+                    Ok(t) => {
+                        prob += t.get(target).copied().unwrap_or(0.0);
+                        flipped += usize::from(Predictor::predicted(&t) == target);
+                    }
+                    Err(e) => {
+                        tx.send(SweepEvent::Failed(format!("at {v}: {e:#}")));
+                        return;
+                    }
+                }
+            }
+            let n = counted.len().max(1) as f64;
+            let point = SweepPoint {
+                value: v,
+                target_prob: prob / n,
+                flipped: flipped as f64 / n,
+                clips: counted.len(),
+            };
+            if !tx.send(SweepEvent::Point(point)) {
+                return;
+            }
+        }
+    })
+}

@@ -13,6 +13,7 @@ pub mod load;
 pub mod player;
 pub mod preview;
 pub mod project;
+pub mod runs;
 pub mod stream;
 pub mod thumbs;
 

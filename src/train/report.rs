@@ -70,6 +70,59 @@ pub fn save_checkpoint(
     write_atomic(&dir.join("state.json"), state_json.as_bytes())
 }
 
+/// `status.json` in a run folder: what the run history reads for a run that has no
+/// results.json yet (running, or stopped by a failure). results.json, once written, wins.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct StatusFile {
+    /// `running` or `failed`.
+    pub status: String,
+    /// The process training it (a `running` run whose process is gone was interrupted).
+    pub pid: u32,
+    /// Seconds since the Unix epoch when the run started.
+    pub started_unix: u64,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub spec: crate::core::experiment::ExperimentSpec,
+}
+
+pub const STATUS_FILE: &str = "status.json";
+
+/// Marks `out` as being trained by this process.
+pub fn mark_running(
+    out: &Path,
+    spec: &crate::core::experiment::ExperimentSpec,
+) -> anyhow::Result<()> {
+    let status = StatusFile {
+        status: "running".into(),
+        pid: std::process::id(),
+        started_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        error: None,
+        spec: spec.clone(),
+    };
+    write_atomic(
+        &out.join(STATUS_FILE),
+        serde_json::to_string_pretty(&status)?.as_bytes(),
+    )
+}
+
+/// Records why the run in `out` stopped (best effort: the error itself is what gets reported).
+pub fn mark_failed(out: &Path, error: &str) {
+    let path = out.join(STATUS_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let Ok(mut status) = serde_json::from_str::<StatusFile>(&text) else {
+        return;
+    };
+    status.status = "failed".into();
+    status.error = Some(error.to_string());
+    if let Ok(json) = serde_json::to_string_pretty(&status) {
+        let _ = write_atomic(&path, json.as_bytes());
+    }
+}
+
 const CSV_HEADER: &str = "epoch,train_loss,ca,asr,robust_acc,lr,wall_secs";
 
 fn csv_row(m: &EpochMetrics) -> String {
@@ -154,7 +207,7 @@ type Series<'a> = (
 );
 
 /// Loss, CA and ASR per epoch, side by side.
-pub fn draw_curves(path: &Path, epochs: &[EpochMetrics]) -> anyhow::Result<()> {
+fn register_font() {
     use plotters::prelude::*;
     static FONT: std::sync::Once = std::sync::Once::new();
     FONT.call_once(|| {
@@ -168,6 +221,93 @@ pub fn draw_curves(path: &Path, epochs: &[EpochMetrics]) -> anyhow::Result<()> {
             tracing::warn!("curves: could not register the font");
         }
     });
+}
+
+/// The run history's colours, one per compared run (the studio's plot uses the same).
+pub const RUN_COLOURS: [(u8, u8, u8); 8] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+];
+
+/// Several runs' loss, CA and ASR per epoch in three panels, one colour per run, with a legend
+/// by run name: the run history's "export plot".
+pub fn draw_overlay(path: &Path, runs: &[(String, Vec<EpochMetrics>)]) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    register_font();
+    let e = |e: &dyn std::fmt::Display| anyhow::anyhow!("overlay plot: {e}");
+    let tmp = tempfile::Builder::new()
+        .suffix(".png")
+        .tempfile_in(path.parent().unwrap_or(Path::new(".")))
+        .with_context(|| format!("{}: cannot write", path.display()))?
+        .into_temp_path();
+    {
+        let root = BitMapBackend::new(&tmp, (1500, 460)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let panels = root.split_evenly((1, 3));
+        let n = runs.iter().map(|r| r.1.len()).max().unwrap_or(0).max(2) as f64;
+        let max_loss = runs
+            .iter()
+            .flat_map(|r| r.1.iter().map(|m| m.train_loss))
+            .fold(0.0, f64::max)
+            .max(1e-3)
+            * 1.1;
+        let metric: [(&str, f64, fn(&EpochMetrics) -> f64); 3] = [
+            ("training loss", max_loss, |m| m.train_loss),
+            ("clean accuracy (CA)", 1.0, |m| m.ca),
+            ("attack success rate (ASR)", 1.0, |m| m.asr),
+        ];
+        for (area, (title, ymax, f)) in panels.iter().zip(metric) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(32)
+                .y_label_area_size(44)
+                .build_cartesian_2d(1.0..n, 0.0..ymax)
+                .map_err(|x| e(&x))?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|x| e(&x))?;
+            for (i, (name, epochs)) in runs.iter().enumerate() {
+                let (r, g, b) = RUN_COLOURS[i % RUN_COLOURS.len()];
+                let colour = RGBColor(r, g, b);
+                chart
+                    .draw_series(LineSeries::new(
+                        epochs.iter().map(|m| ((m.epoch + 1) as f64, f(m))),
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(|x| e(&x))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 13))
+                .draw()
+                .map_err(|x| e(&x))?;
+        }
+        root.present().map_err(|x| e(&x))?;
+    }
+    tmp.persist(path)
+        .map_err(|x| anyhow::anyhow!("{}: {}", path.display(), x.error))?;
+    Ok(())
+}
+
+pub fn draw_curves(path: &Path, epochs: &[EpochMetrics]) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    register_font();
     let tmp = tempfile::Builder::new()
         .suffix(".png")
         .tempfile_in(path.parent().unwrap_or(Path::new(".")))?

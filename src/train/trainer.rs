@@ -19,7 +19,7 @@ use crate::core::Clip;
 use crate::core::assets::{AssetLoader, NoAssets};
 use crate::core::attack::AttackSpec;
 use crate::core::experiment::{
-    ExperimentSpec, FusionVideo, ModelName, OptimizerKind, TriggerStage,
+    ExperimentSpec, FusionVideo, InitScheme, ModelName, OptimizerKind, TriggerStage,
 };
 use crate::core::metrics::classify;
 use crate::core::placement::FrameSelection;
@@ -98,9 +98,16 @@ pub fn load_model(dir: &Path, dev: &Device) -> anyhow::Result<(Model, Vec<String
     Ok((model, card.classes))
 }
 
-/// PyTorch-style initial weights from the seed (candle's own init draws from an unseeded
-/// generator): uniform in ±1/√fan_in, fan_in from the weight's shape (a bias uses its weight's).
-fn init_weights(vm: &VarMap, seed: u64, dev: &Device) -> candle_core::Result<()> {
+/// Seeded initial weights (candle's own init draws from an unseeded generator), uniform, with
+/// fan_in from the weight's shape (a bias uses its weight's). `Pytorch`: every tensor in
+/// ±1/√fan_in. `He`: conv weights in ±√(6/fan_in) and conv biases zero (each conv feeds a ReLU);
+/// the linear heads (`fc`) as PyTorch's, so the first logits stay small.
+fn init_weights(
+    vm: &VarMap,
+    seed: u64,
+    scheme: InitScheme,
+    dev: &Device,
+) -> candle_core::Result<()> {
     let data = vm
         .data()
         .lock()
@@ -109,17 +116,29 @@ fn init_weights(vm: &VarMap, seed: u64, dev: &Device) -> candle_core::Result<()>
     names.sort();
     for (k, name) in names.iter().enumerate() {
         let var = &data[*name];
-        let fan_in = if name.ends_with(".bias") {
+        let is_bias = name.ends_with(".bias");
+        let fan_in = if is_bias {
             let w = name.trim_end_matches(".bias").to_string() + ".weight";
             data.get(&w).map_or(1, |w| w.dims()[1..].iter().product())
         } else {
             var.dims()[1..].iter().product()
         };
-        let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
-        let mut rng = rng_for(seed, Stream::Init, k as u64);
-        let v: Vec<f32> = (0..var.elem_count())
-            .map(|_| rng.random_range(-bound..bound))
-            .collect();
+        let head = name.contains(".fc.") || name.starts_with("fc.");
+        let fan = fan_in.max(1) as f32;
+        let bound = match scheme {
+            InitScheme::Pytorch => 1.0 / fan.sqrt(),
+            InitScheme::He if head => 1.0 / fan.sqrt(),
+            InitScheme::He if is_bias => 0.0,
+            InitScheme::He => (6.0 / fan).sqrt(),
+        };
+        let v: Vec<f32> = if bound == 0.0 {
+            vec![0.0; var.elem_count()]
+        } else {
+            let mut rng = rng_for(seed, Stream::Init, k as u64);
+            (0..var.elem_count())
+                .map(|_| rng.random_range(-bound..bound))
+                .collect()
+        };
         var.set(&Tensor::from_vec(v, var.shape(), dev)?)?;
     }
     Ok(())
@@ -319,6 +338,22 @@ fn train(
         .map_err(|e| anyhow::anyhow!("experiment: {e}"))?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
+    super::report::mark_running(out, spec)?;
+    let result = train_stages(s, spec, data, out, resume, versions);
+    if let Err(e) = &result {
+        super::report::mark_failed(out, &format!("{e:#}"));
+    }
+    result
+}
+
+fn train_stages(
+    s: &mut Session,
+    spec: &ExperimentSpec,
+    data: Dataset,
+    out: &Path,
+    resume: bool,
+    versions: Versions,
+) -> anyhow::Result<RunResults> {
     let choice = pick_device(spec);
     let load = load_size(spec) as usize;
     let poison = plan_poison(spec, &data, s.assets)?;
@@ -644,7 +679,7 @@ fn build_model(spec: &ExperimentSpec, classes: usize, dev: &Device) -> anyhow::R
     let (kind, fusion) = model_kind(spec);
     let vm = VarMap::new();
     let model = Model::new(kind, fusion, classes, builder(&vm, dev))?;
-    init_weights(&vm, spec.seed, dev)?;
+    init_weights(&vm, spec.seed, spec.model.init, dev)?;
     let opt_kind = match spec.optimizer.kind {
         OptimizerKind::Adamw => OptKind::AdamW {
             beta1: 0.9,

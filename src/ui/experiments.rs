@@ -1,7 +1,7 @@
 //! Experiments tab: pick or edit an experiment spec, start and cancel a training run (it runs on
 //! a worker thread), and watch loss, clean accuracy and attack success rate stream into plots.
 
-use super::experiment_state::{RunPhase, RunView};
+use super::experiment_state::{ExperimentsView, RunPhase, RunView};
 use super::{StudioState, UiCommand};
 use egui_plot::{Legend, Line, Plot};
 
@@ -11,12 +11,39 @@ const ROBUST_COLOUR: egui::Color32 = egui::Color32::from_rgb(120, 120, 200);
 const LOSS_COLOUR: egui::Color32 = egui::Color32::from_rgb(70, 90, 210);
 
 pub fn experiments_ui(state: &mut StudioState, ui: &mut egui::Ui) {
-    ui.heading("Experiments");
+    ui.horizontal(|ui| {
+        ui.heading("Experiments");
+        ui.separator();
+        let ex = &mut state.experiments;
+        ui.selectable_value(&mut ex.view, ExperimentsView::Run, "Current run");
+        ui.selectable_value(&mut ex.view, ExperimentsView::History, "Run history");
+        ui.separator();
+        let busy = ex.running();
+        if ui
+            .add_enabled(!busy, egui::Button::new("Run the demo attack"))
+            .on_hover_text(
+                "Trains the quick demo (SynthMotion, a checkerboard patch, 10 % poisoned) and \
+                 explains each stage, then shows the backdoored model on a clean clip and its \
+                 triggered twin.",
+            )
+            .clicked()
+        {
+            state.commands.push(UiCommand::RunDemo);
+        }
+    });
     ui.separator();
     egui::Panel::left("experiment-spec")
         .resizable(true)
         .default_size(430.0)
         .show(ui, |ui| spec_ui(state, ui));
+    if state.experiments.view == ExperimentsView::History {
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("history-scroll")
+                .show(ui, |ui| super::run_history::run_history_ui(state, ui));
+        });
+        return;
+    }
     let mut to_lens = None;
     egui::CentralPanel::default().show(ui, |ui| match &state.experiments.run {
         Some(run) => run_ui(run, ui, &mut to_lens),
@@ -94,7 +121,29 @@ fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         {
             state.commands.push(UiCommand::CancelRun);
         }
+        if ui
+            .button("Queue run")
+            .on_hover_text("Runs this spec after the runs before it, one at a time")
+            .clicked()
+        {
+            state.commands.push(UiCommand::QueueRun);
+        }
     });
+    if !state.experiments.queue.is_empty() {
+        ui.label(format!("Queued ({}):", state.experiments.queue.len()));
+        for (i, q) in state.experiments.queue.iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.label(format!("{}. {}", i + 1, q.name));
+                if ui
+                    .small_button("×")
+                    .on_hover_text("remove from the queue")
+                    .clicked()
+                {
+                    state.commands.push(UiCommand::Unqueue(i));
+                }
+            });
+        }
+    }
     let ex = &mut state.experiments;
     if let Some(e) = &ex.spec_error {
         ui.colored_label(ui.visuals().error_fg_color, e);
@@ -135,6 +184,14 @@ fn run_ui(run: &RunView, ui: &mut egui::Ui, to_lens: &mut Option<std::path::Path
     });
     if !run.summary.is_empty() {
         ui.label(egui::RichText::new(&run.summary).weak());
+    }
+    if run.demo && !run.stages.is_empty() {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.strong("The demo attack, step by step");
+            for line in &run.stages {
+                ui.label(line);
+            }
+        });
     }
     let progress_text = match run.phase {
         RunPhase::Loading { done, total } => format!("loading clips {done}/{total}"),

@@ -41,6 +41,8 @@ pub struct LensState {
     pub answer: Option<(LensKey, Result<LensAnswer, String>)>,
     /// The key being computed.
     pub computing: Option<LensKey>,
+    /// The sensitivity sweep's settings and points.
+    pub sweep: super::sweep::SweepState,
 }
 
 impl LensState {
@@ -147,6 +149,10 @@ pub fn lens_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             });
         }
     }
+    egui::CollapsingHeader::new("Sensitivity sweep")
+        .id_salt("lens-sweep-section")
+        .default_open(true)
+        .show(ui, |ui| super::sweep::sweep_ui(state, ui));
 }
 
 /// A probability bar under its label; the target class in the attack's colour.

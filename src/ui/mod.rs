@@ -13,8 +13,10 @@ pub mod library;
 pub mod library_state;
 pub mod params;
 pub mod patch_editor;
+pub mod run_history;
 pub mod state;
 pub mod status;
+pub mod sweep;
 pub mod timeline;
 
 pub use experiment_state::{ExperimentsState, RunPhase, RunView};
@@ -33,6 +35,23 @@ pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             ui.separator();
             ui.selectable_value(&mut state.tab, Tab::Studio, "Studio");
             ui.selectable_value(&mut state.tab, Tab::Experiments, "Experiments");
+            if state.experiments.offer_demo {
+                ui.separator();
+                if ui
+                    .button("Run the demo attack")
+                    .on_hover_text(
+                        "New here? Trains a backdoored model on SynthMotion in about 20 s, \
+                         explaining each stage, then shows it answering a clean clip and its \
+                         triggered twin.",
+                    )
+                    .clicked()
+                {
+                    state.commands.push(UiCommand::RunDemo);
+                }
+                if ui.small_button("×").on_hover_text("not now").clicked() {
+                    state.experiments.offer_demo = false;
+                }
+            }
         });
     });
     restore_offer_ui(state, ui.ctx());

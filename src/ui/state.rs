@@ -153,6 +153,23 @@ pub enum UiCommand {
     StartRun,
     /// Ask the running experiment to stop after its current step.
     CancelRun,
+    /// Add the tab's spec to the run queue (it starts when the runs before it end).
+    QueueRun,
+    /// Drop queued run `i`.
+    Unqueue(usize),
+    /// The guided demo: the quick demo trained and narrated, then opened in the model lens.
+    RunDemo,
+    /// Rescan the run history's output root (on a worker).
+    ScanRuns,
+    /// Write the compared runs' table (CSV) or curves (PNG) into the output root.
+    ExportRuns {
+        png: bool,
+    },
+    /// Show a folder in the system's file manager.
+    OpenFolder(PathBuf),
+    /// Run the model lens's sensitivity sweep (its settings in `lens.sweep`) on a worker.
+    StartSweep,
+    CancelSweep,
 }
 
 #[derive(Default)]
