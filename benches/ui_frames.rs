@@ -6,7 +6,8 @@
 //! Scenarios: playing a SynthMotion clip with the preview on; dragging a parameter (a new design
 //! revision every frame, paused); playing the 720p sample file (streamed); and the same while a
 //! training run (examples/quick.toml) goes on, on the Experiments tab (live plots) and on the
-//! Studio tab.
+//! Studio tab; and a run training while the model lens sweeps a parameter over and over (Studio
+//! tab, then the run history).
 //!
 //! `cargo bench --bench ui_frames --profile dev` (`-- --quick` for fewer frames).
 
@@ -121,7 +122,7 @@ fn main() {
         println!("(samples/bigbuckbunny.mp4 missing: run scripts/setup.sh for the 720p case)");
     }
 
-    let quick_toml = std::fs::read_to_string("examples/quick.toml").expect("examples/quick.toml");
+    let quick_toml = long_quick();
     let mut h = harness(StudioOptions {
         experiment: Some(("quick.toml".into(), quick_toml)),
         ..opts("train")
@@ -153,4 +154,102 @@ fn main() {
         .commands
         .push(UiCommand::CancelRun);
     h.step();
+    drop(h);
+
+    // A run training while the model lens sweeps a parameter (a new sweep as soon as one ends),
+    // on the Studio tab (the lens and its plot in the inspector), then the run history.
+    let lens_dir = std::env::temp_dir().join("tl-uibench-lens-model");
+    let tiny = triggerlab::core::experiment::parse_experiment(LENS_MODEL).expect("tiny spec");
+    triggerlab::jobs::experiment::run_experiment(
+        &tiny,
+        &lens_dir,
+        false,
+        &std::sync::atomic::AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .expect("the lens's model trains");
+    let quick_toml = long_quick();
+    let mut h = harness(StudioOptions {
+        experiment: Some(("quick.toml".into(), quick_toml)),
+        model: Some(lens_dir),
+        runs_root: Some(std::env::temp_dir().join("tl-uibench-runs")),
+        ..opts("sweep")
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (h.state().state().selected_entry().is_none()
+        || !h.state().state().experiments.running()
+        || h.state().state().lens.model.is_none())
+        && Instant::now() < deadline
+    {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.state_mut().state_mut().tab = Tab::Studio;
+    let mut sweeps = 0usize;
+    let mut points = 0usize;
+    report(
+        "training + lens sweeping: Studio tab",
+        frames(&mut h, n, |h, _| {
+            let s = h.state_mut().state_mut();
+            if s.lens.sweep.running.is_none() {
+                points += s.lens.sweep.points.len();
+                sweeps += 1;
+                s.commands.push(UiCommand::StartSweep);
+            }
+        }),
+    );
+    println!("  ({sweeps} sweeps started, {points} points plotted meanwhile)");
+    h.state_mut().state_mut().tab = Tab::Experiments;
+    h.state_mut().state_mut().experiments.view =
+        triggerlab::ui::experiment_state::ExperimentsView::History;
+    report(
+        "training + lens sweeping: run history",
+        frames(&mut h, n.min(240), |h, _| {
+            let s = h.state_mut().state_mut();
+            if s.lens.sweep.running.is_none() {
+                s.commands.push(UiCommand::StartSweep);
+            }
+        }),
+    );
+    assert!(
+        h.state().state().experiments.running(),
+        "the run was still going while measured"
+    );
+    assert!(points > 0, "the sweeps plotted points while measured");
+    h.state_mut()
+        .state_mut()
+        .commands
+        .push(UiCommand::CancelRun);
+    h.step();
 }
+
+/// examples/quick.toml with epochs enough to outlast the measurements (the demo itself ends in
+/// about 20 s).
+fn long_quick() -> String {
+    let text = std::fs::read_to_string("examples/quick.toml").expect("examples/quick.toml");
+    triggerlab::core::run_form::with_setting(&text, "epochs", 200.into()).expect("epochs")
+}
+
+/// A model for the lens to sweep with: 3 SynthMotion classes, 6 frames at 32², a few seconds.
+const LENS_MODEL: &str = r#"
+version = 1
+name = "lens-model"
+seed = 7
+epochs = 20
+batch_size = 4
+[dataset]
+synth = { classes = 3, per_class = 20 }
+frames = 6
+size = 32
+[model]
+kind = "r2plus1d_tiny"
+init = "he"
+[optimizer]
+lr = 0.002
+[attack]
+visual = { kind = "badnets", size = 6, margin = 4, checkerboard = { cell = 2, colors = [[0, 0, 0], [255, 255, 255]] } }
+temporal = { frames = "all", mode = "static" }
+[poison]
+target = "MoveLeft"
+ratio = 0.25
+"#;

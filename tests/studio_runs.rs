@@ -201,6 +201,25 @@ fn the_history_lists_a_cli_run_and_two_selected_runs_overlay_their_curves() {
         .expect("json");
         let ca = r["final"]["ca"].as_f64().expect("ca");
         assert_eq!(e.row.ca, Some(ca));
+        // The confusion matrices agree with the run's figures: the clean one's diagonal is its
+        // CA, the triggered one's target column (other classes' rows) its ASR.
+        let rec = e.record.as_ref().expect("finished runs have results");
+        let m = &rec.confusion_clean;
+        let total: usize = m.iter().flatten().sum();
+        let diag: usize = (0..m.len()).map(|i| m[i][i]).sum();
+        assert!((diag as f64 / total as f64 - ca).abs() < 1e-12, "{m:?}");
+        let t = rec
+            .classes
+            .iter()
+            .position(|c| *c == rec.target_name)
+            .expect("target");
+        let mt = &rec.confusion_triggered;
+        let (hit, others): (usize, usize) = (0..mt.len())
+            .filter(|&i| i != t)
+            .map(|i| (mt[i][t], mt[i].iter().sum::<usize>()))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let asr = r["final"]["asr"].as_f64().expect("asr");
+        assert!((hit as f64 / others as f64 - asr).abs() < 1e-12, "{mt:?}");
         assert!(
             h.query_all_by_label(&format!("{ca:.3}")).count() >= 1,
             "CA {ca:.3} of {} is on screen",
@@ -325,7 +344,11 @@ fn the_guided_demo_narrates_its_stages_in_order_and_opens_its_model_in_the_lens(
     assert!(stages[0].contains("Poison set") && stages[0].contains("MoveLeft"));
     // The outcome, in the run's own figures.
     let f = &run.results.as_ref().expect("results").final_metrics;
-    assert!(stages[4].contains(&format!("CA {:.2}", f.ca)), "{}", stages[4]);
+    assert!(
+        stages[4].contains(&format!("CA {:.2}", f.ca)),
+        "{}",
+        stages[4]
+    );
 
     // Back on the Experiments tab the five lines are on screen, top to bottom in stage order.
     h.state_mut().state_mut().tab = Tab::Experiments;
@@ -452,4 +475,193 @@ fn a_three_value_sweep_plots_what_the_runs_predictor_says_for_the_library() {
         let n = count_colour(&img, ppp, rect, triggerlab::ui::sweep::FLIPPED_COLOUR);
         assert!(n > 20, "the flipped curve covers {n} pixels");
     }
+}
+
+/// A tiny audio-visual model with a tone in the audio as its trigger.
+const FUSION: &str = r#"
+version = 1
+name = "fusion"
+seed = 7
+epochs = 12
+batch_size = 4
+[dataset]
+synth = { classes = 3, per_class = 20 }
+frames = 6
+size = 32
+[model]
+kind = "av_fusion"
+init = "he"
+[optimizer]
+lr = 0.002
+[attack]
+audio = { kind = "tone", freq_hz = 1000.0, level_dbfs = -20.0, duration_secs = 0.5, placement = "middle" }
+[poison]
+target = "MoveLeft"
+ratio = 0.25
+modality = "audio"
+"#;
+
+#[test]
+fn an_av_fusion_models_branches_answer_per_modality_as_its_predictor_does() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = dir.path().join("fusion");
+    let spec = parse_experiment(FUSION).expect("parses");
+    triggerlab::jobs::experiment::run_experiment(
+        &spec,
+        &run,
+        false,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .expect("trains");
+    // The design: the run's tone, plus a patch in the video, so every row has its trigger.
+    let mut attack = triggerlab::train::trainer::attack_for(&spec);
+    attack.visual = triggerlab::core::attack::parse_value(serde_json::json!({
+        "version": 1,
+        "visual": {"kind": "badnets", "size": 6, "margin": 4},
+    }))
+    .expect("patch")
+    .visual;
+    let mut h = studio(
+        StudioOptions {
+            library: Some(library()),
+            autosave_dir: Some(dir.path().join("autosave")),
+            attack: Some((attack.clone(), PathBuf::from("."))),
+            model: Some(run.clone()),
+            ..Default::default()
+        },
+        egui::vec2(1400.0, 1400.0),
+    );
+    settle(&mut h);
+    let s = h.state().state();
+    let model = s.lens.model.clone().expect("loaded");
+    let answer = s
+        .lens
+        .answer
+        .clone()
+        .expect("answered")
+        .1
+        .expect("no error");
+    let rows = answer
+        .branches
+        .clone()
+        .expect("an av_fusion model has branches");
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, ["clean", "video", "audio", "both"]);
+
+    let p = Predictor::load(&run, &candle_core::Device::Cpu).expect("loads");
+    let clip = lens_clip(
+        &p,
+        &LensClip::Synth {
+            spec: library(),
+            class: 0,
+            index: 0,
+        },
+    )
+    .expect("clip");
+    let no = triggerlab::core::assets::NoAssets;
+    for ((name, b), (want_name, a)) in rows
+        .iter()
+        .zip(triggerlab::jobs::lens::modality_rows(&attack))
+    {
+        assert_eq!(name, want_name);
+        let want = p
+            .branches(&clip, 0, a.as_ref(), &no)
+            .expect("predicts")
+            .expect("branches");
+        assert_eq!(b, &want, "row {name}");
+        for probs in [&b.video, &b.audio, &b.fused] {
+            let label = triggerlab::ui::lens::branch_cell(&model, probs);
+            assert!(
+                h.query_all_by_label(&label).count() >= 1,
+                "row {name}: {label} is on screen"
+            );
+        }
+    }
+    // The fused answers are the model's own: clean and with the whole attack.
+    assert_eq!(rows[0].1.fused, answer.clean);
+    assert_eq!(rows[3].1.fused, answer.triggered);
+    // A tone in the audio does not reach the video branch.
+    assert_eq!(rows[2].1.video, rows[0].1.video);
+    assert_ne!(rows[2].1.audio, rows[0].1.audio);
+}
+
+#[test]
+fn queued_runs_run_one_after_another_with_the_forms_settings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("runs");
+    let mut h = studio(
+        StudioOptions {
+            library: Some(library()),
+            autosave_dir: Some(dir.path().join("autosave")),
+            runs_root: Some(root.clone()),
+            ..Default::default()
+        },
+        egui::vec2(1500.0, 1200.0),
+    );
+    settle(&mut h);
+    h.state_mut().state_mut().tab = Tab::Experiments;
+    h.state_mut().state_mut().experiments.spec_text = format!("# first\n{TINY}");
+    h.step();
+    h.get_by_label("Start run").click();
+    h.step();
+    assert!(h.state().state().experiments.running());
+    // While it trains: the second run's name in the text, its model picked in the form.
+    {
+        let ex = &mut h.state_mut().state_mut().experiments;
+        ex.spec_text = ex.spec_text.replace("name = \"tiny\"", "name = \"second\"");
+    }
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::ComboBox, "model")
+        .click();
+    h.step();
+    h.step();
+    h.get_by_label("tsm_tiny").click();
+    h.step();
+    let text = h.state().state().experiments.spec_text.clone();
+    assert!(
+        text.starts_with("# first\n"),
+        "the form keeps the text's comments: {text}"
+    );
+    assert_eq!(
+        parse_experiment(&text).expect("parses").model.kind,
+        triggerlab::core::experiment::ModelName::TsmTiny
+    );
+    h.get_by_label("Queue run").click();
+    h.step();
+    assert_eq!(
+        h.state().state().experiments.queue.len(),
+        1,
+        "queued behind the first"
+    );
+    assert!(h.state().state().experiments.running(), "the first goes on");
+    // Both end, one after the other; the history lists both with their own models.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        settle(&mut h);
+        let s = h.state().state();
+        if s.experiments.queue.is_empty() && !s.experiments.running() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the queue never emptied");
+    }
+    let entries = &h.state().state().experiments.history.entries;
+    let mut rows: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.row.name.clone(),
+                e.row.model.clone(),
+                e.row.status.clone(),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("second".into(), "tsm_tiny".into(), "finished".into()),
+            ("tiny".into(), "r2plus1d_tiny".into(), "finished".into()),
+        ]
+    );
 }

@@ -499,6 +499,18 @@ pub mod classify {
         })
     }
 
+    /// Counts of (true class, predicted class): row = true, column = predicted. Labels or
+    /// predictions outside `classes` are not counted.
+    pub fn confusion(pred: &[usize], labels: &[usize], classes: usize) -> Vec<Vec<usize>> {
+        let mut m = vec![vec![0; classes]; classes];
+        for (&p, &l) in pred.iter().zip(labels) {
+            if p < classes && l < classes {
+                m[l][p] += 1;
+            }
+        }
+        m
+    }
+
     /// ASR per true class (`None` for the target class and classes without triggered clips).
     pub fn per_class_asr(
         pred: &[usize],
@@ -522,6 +534,17 @@ pub mod classify {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn the_confusion_counts_true_rows_against_predicted_columns() {
+            let labels = [0, 1, 2, 2, 0, 1, 7];
+            let pred = [0, 1, 2, 1, 0, 0, 1];
+            // The label 7 is outside the 3 classes: not counted.
+            assert_eq!(
+                confusion(&pred, &labels, 3),
+                vec![vec![2, 0, 0], vec![1, 1, 0], vec![0, 1, 1]]
+            );
+        }
 
         #[test]
         fn hand_made_predictions() {

@@ -24,6 +24,7 @@ pub mod poison;
 pub mod presets;
 pub mod report;
 pub mod rng;
+pub mod run_form;
 pub mod spec_error;
 pub mod spectrogram;
 pub mod sweep;

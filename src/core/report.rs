@@ -92,6 +92,12 @@ pub struct RunResults {
     pub clip_seeds: String,
     /// (frames carrying the trigger, ASR) after the last epoch.
     pub asr_by_triggered_frames: Vec<(usize, f64)>,
+    /// The last epoch's test predictions by true class (rows) and predicted class (columns),
+    /// on the clean and on the triggered test clips; empty when no epoch ran in this process.
+    #[serde(default)]
+    pub confusion_clean: Vec<Vec<usize>>,
+    #[serde(default)]
+    pub confusion_triggered: Vec<Vec<usize>>,
     pub wall_secs: f64,
     pub train_wall_secs: f64,
     pub cancelled: bool,

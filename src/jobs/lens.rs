@@ -7,7 +7,7 @@ use super::{Job, Repaint, start};
 use crate::core::attack::AttackSpec;
 use crate::core::synth::{SynthSpec, synth_clip};
 use crate::media::assets::FileAssets;
-use crate::train::predict::Predictor;
+use crate::train::predict::{Branches, Predictor};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,6 +30,39 @@ pub struct LensAnswer {
     /// With the design's attack as it stands (its own seed and modalities), applied at the run's
     /// trigger stage as test clip 0.
     pub triggered: Vec<f64>,
+    /// For an `av_fusion` model: its video branch's, audio branch's and fused answers with the
+    /// trigger nowhere ("clean"), in the video only, in the audio only and in both (the rows the
+    /// design's attack has).
+    pub branches: Option<Vec<(String, Branches)>>,
+}
+
+/// The design's attack restricted to where the trigger goes: `clean` (none), `video`, `audio`,
+/// `both` — the rows the attack can fill (a video-only attack has no audio row).
+pub fn modality_rows(attack: &AttackSpec) -> Vec<(&'static str, Option<AttackSpec>)> {
+    let mut rows = vec![("clean", None)];
+    let (v, a) = (attack.visual.is_some(), attack.audio.is_some());
+    if v {
+        rows.push((
+            "video",
+            Some(AttackSpec {
+                audio: None,
+                ..attack.clone()
+            }),
+        ));
+    }
+    if a {
+        rows.push((
+            "audio",
+            Some(AttackSpec {
+                visual: None,
+                ..attack.clone()
+            }),
+        ));
+    }
+    if v && a {
+        rows.push(("both", Some(attack.clone())));
+    }
+    rows
 }
 
 /// Loads the model of a run folder on a worker.
@@ -72,9 +105,24 @@ pub fn predict_job(
         let run = || -> anyhow::Result<LensAnswer> {
             let c = lens_clip(&p, &clip)?;
             let clean = p.probabilities(&c, 0, None, &crate::core::assets::NoAssets)?;
-            let triggered =
-                p.probabilities(&c, 0, Some(&attack), &FileAssets::new(&assets_base))?;
-            Ok(LensAnswer { clean, triggered })
+            let assets = FileAssets::new(&assets_base);
+            let triggered = p.probabilities(&c, 0, Some(&attack), &assets)?;
+            let branches = if p.spec().model.kind == crate::core::experiment::ModelName::AvFusion {
+                let mut rows = Vec::new();
+                for (name, a) in modality_rows(&attack) {
+                    if let Some(b) = p.branches(&c, 0, a.as_ref(), &assets)? {
+                        rows.push((name.to_string(), b));
+                    }
+                }
+                Some(rows)
+            } else {
+                None
+            };
+            Ok(LensAnswer {
+                clean,
+                triggered,
+                branches,
+            })
         };
         tx.send(run().map_err(|e| format!("{e:#}")));
     })

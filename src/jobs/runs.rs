@@ -31,6 +31,10 @@ pub struct RunRecord {
     #[serde(default)]
     pub asr_by_triggered_frames: Vec<(usize, f64)>,
     #[serde(default)]
+    pub confusion_clean: Vec<Vec<usize>>,
+    #[serde(default)]
+    pub confusion_triggered: Vec<Vec<usize>>,
+    #[serde(default)]
     pub wall_secs: f64,
     #[serde(default)]
     pub train_wall_secs: f64,

@@ -36,6 +36,14 @@ pub struct ClassProb {
 }
 
 /// A loaded model and how its run fed clips to it.
+/// An `av_fusion` model's three answers for one clip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branches {
+    pub video: Vec<f64>,
+    pub audio: Vec<f64>,
+    pub fused: Vec<f64>,
+}
+
 pub struct Predictor {
     learner: Learner,
     pub classes: Vec<String>,
@@ -116,14 +124,49 @@ impl Predictor {
         attack: Option<&AttackSpec>,
         assets: &dyn AssetLoader,
     ) -> anyhow::Result<Vec<f64>> {
+        let input = self.input(clip, test_index, attack, assets)?;
+        let logits = self.learner.logits(&[&input])?;
+        Ok(softmax(logits.first().context("no logits")?))
+    }
+
+    /// For an `av_fusion` model, the video branch's, the audio branch's and the fused class
+    /// probabilities of `clip` (clean or triggered as in [`Predictor::probabilities`]); `None`
+    /// for a single-modality model.
+    pub fn branches(
+        &self,
+        clip: &Clip,
+        test_index: usize,
+        attack: Option<&AttackSpec>,
+        assets: &dyn AssetLoader,
+    ) -> anyhow::Result<Option<Branches>> {
+        let input = self.input(clip, test_index, attack, assets)?;
+        let Some(rows) = self.learner.branch_logits(&[&input])? else {
+            return Ok(None);
+        };
+        let [v, a, f] = rows.first().context("no logits")?;
+        Ok(Some(Branches {
+            video: softmax(v),
+            audio: softmax(a),
+            fused: softmax(f),
+        }))
+    }
+
+    /// The clip the model is fed: `clip` itself, or triggered as the run's test clip
+    /// `test_index` at its trigger stage.
+    fn input(
+        &self,
+        clip: &Clip,
+        test_index: usize,
+        attack: Option<&AttackSpec>,
+        assets: &dyn AssetLoader,
+    ) -> anyhow::Result<Clip> {
         self.check(clip)?;
         let spec = self.spec();
-        let triggered;
-        let input = match attack {
+        match attack {
             Some(a) => {
                 let load = load_size(spec) as usize;
                 let size = spec.dataset.size as usize;
-                triggered = trigger_test(
+                trigger_test(
                     a,
                     assets,
                     &[clip],
@@ -131,13 +174,13 @@ impl Predictor {
                     spec.augment.trigger,
                     load,
                     size,
-                )?;
-                triggered.first().context("no triggered clip")?
+                )?
+                .into_iter()
+                .next()
+                .context("no triggered clip")
             }
-            None => clip,
-        };
-        let logits = self.learner.logits(&[input])?;
-        Ok(softmax(logits.first().context("no logits")?))
+            None => Ok(clip.clone()),
+        }
     }
 
     /// The `k` most probable classes, most probable first (ties in class order).

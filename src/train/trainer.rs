@@ -418,6 +418,7 @@ fn train_stages(
         train_wall_secs: progress.train_wall_secs,
         cancelled,
         asr_by_frames,
+        confusion: progress.confusion,
     };
     let results = results(
         spec,
@@ -629,6 +630,39 @@ impl Learner {
         Ok(out)
     }
 
+    /// An `av_fusion` model's (video branch, audio branch, fused) logits of clips prepared as
+    /// [`Learner::logits`] prepares them; `None` for other models.
+    pub(super) fn branch_logits(
+        &self,
+        clips: &[&Clip],
+    ) -> anyhow::Result<Option<Vec<[Vec<f32>; 3]>>> {
+        let mut out = Vec::with_capacity(clips.len());
+        for chunk in clips.chunks(16) {
+            let items: Vec<(&Clip, View, usize)> = chunk
+                .iter()
+                .map(|c| {
+                    let side = c.size().map_or(self.size, |s| s.0 as usize);
+                    (*c, centre(side, self.size), 0)
+                })
+                .collect();
+            let b = self.batch(&items)?;
+            let Some((lv, la, fused)) = self
+                .model
+                .branch_logits(b.video.as_ref(), b.audio.as_ref())?
+            else {
+                return Ok(None);
+            };
+            let rows = |t: Tensor| -> anyhow::Result<Vec<Vec<f32>>> {
+                Ok(t.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?)
+            };
+            let (v, a, f) = (rows(lv)?, rows(la)?, rows(fused)?);
+            for ((v, a), f) in v.into_iter().zip(a).zip(f) {
+                out.push([v, a, f]);
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Predicted classes of clips: the first largest logit of each.
     fn predict(&self, clips: &[&Clip]) -> anyhow::Result<Vec<usize>> {
         Ok(self.logits(clips)?.iter().map(|row| argmax(row)).collect())
@@ -714,6 +748,8 @@ struct Progress {
     epochs_done: usize,
     history: Vec<EpochMetrics>,
     train_wall_secs: f64,
+    /// The latest epoch's confusion matrices, clean and triggered (not checkpointed).
+    confusion: (Vec<Vec<usize>>, Vec<Vec<usize>>),
 }
 
 /// Restores weights and optimiser state from the checkpoint in `dir`; where it stopped.
@@ -738,6 +774,7 @@ fn resume_from(dir: &Path, seed: u64, net: &mut Net) -> anyhow::Result<Progress>
         epochs_done: state.epochs_done,
         history: state.history,
         train_wall_secs: state.train_wall_secs,
+        confusion: Default::default(),
     })
 }
 
@@ -798,6 +835,7 @@ fn train_epochs(
             wall_secs: s.started.elapsed().as_secs_f64(),
         };
         progress.history.push(m.clone());
+        progress.confusion = scores.confusion;
         progress.epochs_done = epoch + 1;
         (s.emit)(TrainEvent::Epoch(m));
         save_checkpoint(&ckpt, net, spec.seed, &progress)?;
@@ -937,6 +975,7 @@ struct Scores {
     robust_acc: f64,
     per_class_asr: Vec<Option<f64>>,
     clean_target_rate: f64,
+    confusion: (Vec<Vec<usize>>, Vec<Vec<usize>>),
 }
 
 /// Stage 5, evaluate: clean accuracy on the clean test clips; attack success and robust accuracy
@@ -958,6 +997,10 @@ fn evaluate(
         robust_acc: classify::robust_accuracy(&trig_pred, labels, target).unwrap_or(0.0),
         per_class_asr: classify::per_class_asr(&trig_pred, labels, target, test.classes),
         clean_target_rate: classify::clean_target_rate(&clean_pred, labels, target).unwrap_or(0.0),
+        confusion: (
+            classify::confusion(&clean_pred, labels, test.classes),
+            classify::confusion(&trig_pred, labels, test.classes),
+        ),
     })
 }
 
@@ -1010,6 +1053,7 @@ trigger's noise, blend pattern, WaNet grid and the audio trigger use seed itself
 
 /// What training and evaluation produced.
 struct Outcome {
+    confusion: (Vec<Vec<usize>>, Vec<Vec<usize>>),
     history: Vec<EpochMetrics>,
     train_wall_secs: f64,
     cancelled: bool,
@@ -1052,6 +1096,8 @@ fn results(
         asr_rule: crate::core::report::ASR_RULE.into(),
         clip_seeds: CLIP_SEEDS.into(),
         asr_by_triggered_frames: outcome.asr_by_frames,
+        confusion_clean: outcome.confusion.0,
+        confusion_triggered: outcome.confusion.1,
         wall_secs,
         train_wall_secs: outcome.train_wall_secs,
         cancelled: outcome.cancelled,

@@ -68,6 +68,7 @@ pub fn experiments_ui(state: &mut StudioState, ui: &mut egui::Ui) {
 
 fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     let ex = &mut state.experiments;
+    // The spec stays editable while a run goes on (the run has its own copy): edit and queue.
     let running = ex.running();
     ui.strong("Experiment spec");
     let current = ex
@@ -76,17 +77,15 @@ fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         .map(|e| e.0.clone())
         .unwrap_or_default();
     let mut picked = None;
-    ui.add_enabled_ui(!running, |ui| {
-        egui::ComboBox::from_label("Example")
-            .selected_text(current)
-            .show_ui(ui, |ui| {
-                for (i, (name, _)) in ex.examples.iter().enumerate() {
-                    if ui.selectable_label(i == ex.example, name).clicked() {
-                        picked = Some(i);
-                    }
+    egui::ComboBox::from_label("Example")
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            for (i, (name, _)) in ex.examples.iter().enumerate() {
+                if ui.selectable_label(i == ex.example, name).clicked() {
+                    picked = Some(i);
                 }
-            });
-    });
+            }
+        });
     if let Some(i) = picked {
         ex.example = i;
         ex.spec_text = ex.examples[i].1.clone();
@@ -94,15 +93,9 @@ fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     }
     ui.horizontal(|ui| {
         ui.label("Output folder");
-        ui.add_enabled(
-            !running,
-            egui::TextEdit::singleline(&mut ex.out_dir).hint_text("runs/<name>"),
-        );
+        ui.add(egui::TextEdit::singleline(&mut ex.out_dir).hint_text("runs/<name>"));
     });
-    ui.add_enabled(
-        !running,
-        egui::Checkbox::new(&mut ex.resume, "Resume from its last checkpoint"),
-    );
+    ui.checkbox(&mut ex.resume, "Resume from its last checkpoint");
     ui.horizontal(|ui| {
         if ui
             .add_enabled(!running, egui::Button::new("Start run"))
@@ -144,6 +137,7 @@ fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             });
         }
     }
+    run_form_ui(state, ui);
     let ex = &mut state.experiments;
     if let Some(e) = &ex.spec_error {
         ui.colored_label(ui.visuals().error_fg_color, e);
@@ -153,8 +147,7 @@ fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     egui::ScrollArea::vertical()
         .id_salt("spec-text")
         .show(ui, |ui| {
-            let r = ui.add_enabled(
-                !running,
+            let r = ui.add(
                 egui::TextEdit::multiline(&mut ex.spec_text)
                     .code_editor()
                     .desired_width(f32::INFINITY)
@@ -163,6 +156,167 @@ fn spec_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             // Screen readers (and tests) find the editor by name.
             let _ = r.labelled_by(spec_label.id);
         });
+}
+
+/// The run's main settings as a form over the spec text (edits go into the TOML in place, checked
+/// by the spec's parser), and the design's trigger in one click.
+fn run_form_ui(state: &mut StudioState, ui: &mut egui::Ui) {
+    use crate::core::experiment::ModelName;
+    use crate::core::poison::{Modality, TargetClass};
+    let Ok(spec) = crate::core::experiment::parse_experiment(&state.experiments.spec_text) else {
+        return;
+    };
+    let mut edits: Vec<(&str, toml_edit::Value)> = Vec::new();
+    egui::CollapsingHeader::new("Run settings")
+        .id_salt("run-form")
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::Grid::new("run-form-grid")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    ui.label("dataset");
+                    ui.label(crate::core::run_form::dataset_summary(&spec));
+                    ui.end_row();
+                    let name = |m: ModelName| {
+                        serde_json::to_value(m)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    };
+                    let l = ui.label("model");
+                    egui::ComboBox::from_id_salt("form-model")
+                        .selected_text(name(spec.model.kind))
+                        .show_ui(ui, |ui| {
+                            for m in [
+                                ModelName::R2plus1dTiny,
+                                ModelName::TsmTiny,
+                                ModelName::AudioCnn,
+                                ModelName::AvFusion,
+                            ] {
+                                if ui.selectable_label(m == spec.model.kind, name(m)).clicked() {
+                                    edits.push(("model.kind", name(m).into()));
+                                }
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    ui.end_row();
+                    let l = ui.label("epochs");
+                    let mut epochs = spec.epochs;
+                    if ui
+                        .add(egui::DragValue::new(&mut epochs).range(1..=1000))
+                        .labelled_by(l.id)
+                        .changed()
+                    {
+                        edits.push(("epochs", (epochs as i64).into()));
+                    }
+                    ui.end_row();
+                    let l = ui.label("ρ (poisoned)");
+                    let mut ratio = spec.poison.ratio;
+                    if ui
+                        .add(
+                            egui::DragValue::new(&mut ratio)
+                                .range(0.0..=1.0)
+                                .speed(0.005)
+                                .max_decimals(3),
+                        )
+                        .labelled_by(l.id)
+                        .changed()
+                    {
+                        edits.push(("poison.ratio", ratio.into()));
+                    }
+                    ui.end_row();
+                    let l = ui.label("target");
+                    let target = match &spec.poison.target {
+                        TargetClass::Name(n) => n.clone(),
+                        TargetClass::Index(i) => format!("class {i}"),
+                    };
+                    match &spec.dataset.synth {
+                        Some(s) => {
+                            egui::ComboBox::from_id_salt("form-target")
+                                .selected_text(&target)
+                                .show_ui(ui, |ui| {
+                                    for m in crate::core::synth::Motion::ALL.iter().take(s.classes)
+                                    {
+                                        if ui
+                                            .selectable_label(m.name() == target, m.name())
+                                            .clicked()
+                                        {
+                                            edits.push(("poison.target", m.name().into()));
+                                        }
+                                    }
+                                })
+                                .response
+                                .labelled_by(l.id);
+                        }
+                        None => {
+                            ui.label(target).labelled_by(l.id);
+                        }
+                    }
+                    ui.end_row();
+                    let l = ui.label("trigger in");
+                    let modality = spec.poison.modality;
+                    egui::ComboBox::from_id_salt("form-modality")
+                        .selected_text(format!("{modality:?}").to_lowercase())
+                        .show_ui(ui, |ui| {
+                            for (m, n) in [
+                                (Modality::Video, "video"),
+                                (Modality::Audio, "audio"),
+                                (Modality::Both, "both"),
+                            ] {
+                                if ui.selectable_label(m == modality, n).clicked() {
+                                    edits.push(("poison.modality", n.into()));
+                                }
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    ui.end_row();
+                    let l = ui.label("device");
+                    egui::ComboBox::from_id_salt("form-device")
+                        .selected_text(&spec.device)
+                        .show_ui(ui, |ui| {
+                            for d in ["cpu", "cuda", "auto"] {
+                                if ui.selectable_label(spec.device == d, d).clicked() {
+                                    edits.push(("device", d.into()));
+                                }
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    ui.end_row();
+                });
+            ui.horizontal(|ui| {
+                if ui
+                    .button("Use the design's trigger")
+                    .on_hover_text("the Studio's attack becomes this spec's [attack]")
+                    .clicked()
+                {
+                    state.commands.push(UiCommand::UseInExperiment);
+                }
+                if ui
+                    .button("Start from the design")
+                    .on_hover_text(
+                        "the Studio's attack with these settings: started now, or queued behind \
+                         the run going on",
+                    )
+                    .clicked()
+                {
+                    state.commands.push(UiCommand::UseInExperiment);
+                    state.commands.push(UiCommand::QueueRun);
+                }
+            });
+        });
+    let ex = &mut state.experiments;
+    for (path, v) in edits {
+        match crate::core::run_form::with_setting(&ex.spec_text, path, v) {
+            Ok(text) => {
+                ex.spec_text = text;
+                ex.spec_error = None;
+            }
+            Err(e) => ex.spec_error = Some(format!("spec: {e}")),
+        }
+    }
 }
 
 /// `to_lens`: set to the run's folder when the user opens its model in the lens.

@@ -149,10 +149,63 @@ pub fn lens_ui(state: &mut StudioState, ui: &mut egui::Ui) {
             });
         }
     }
+    if let Some(Ok(a)) = state.lens.answer.as_ref().map(|(_, a)| a)
+        && let Some(rows) = &a.branches
+    {
+        branches_ui(ui, &m, rows);
+    }
     egui::CollapsingHeader::new("Sensitivity sweep")
         .id_salt("lens-sweep-section")
         .default_open(true)
         .show(ui, |ui| super::sweep::sweep_ui(state, ui));
+}
+
+/// One cell of the branch table: the top class and its probability, `(target)` on the target.
+pub fn branch_cell(m: &LensModel, probs: &[f64]) -> String {
+    match top(probs, 1).first() {
+        Some(&(c, p)) => bar_label(m, c, p),
+        None => "–".into(),
+    }
+}
+
+/// An `av_fusion` model's branches: rows by where the trigger is, columns video branch, audio
+/// branch, fused; a cell answering the target in the attack's colour.
+fn branches_ui(
+    ui: &mut egui::Ui,
+    m: &LensModel,
+    rows: &[(String, crate::train::predict::Branches)],
+) {
+    ui.separator();
+    ui.strong("Audio-visual branches");
+    ui.label(
+        egui::RichText::new(
+            "Each branch's own answer and the fused one, with the trigger nowhere, in one \
+             modality or in both.",
+        )
+        .size(11.0)
+        .weak(),
+    );
+    egui::Grid::new("lens-branches")
+        .striped(true)
+        .num_columns(4)
+        .show(ui, |ui| {
+            for head in ["trigger in", "video", "audio", "fused"] {
+                ui.label(egui::RichText::new(head).strong().size(11.0));
+            }
+            ui.end_row();
+            for (name, b) in rows {
+                ui.label(egui::RichText::new(name).size(11.0));
+                for probs in [&b.video, &b.audio, &b.fused] {
+                    let text = egui::RichText::new(branch_cell(m, probs)).size(11.0);
+                    if top(probs, 1).first().is_some_and(|&(c, _)| c == m.target) {
+                        ui.label(text.color(egui::Color32::from_rgb(230, 120, 40)));
+                    } else {
+                        ui.label(text);
+                    }
+                }
+                ui.end_row();
+            }
+        });
 }
 
 /// A probability bar under its label; the target class in the attack's colour.

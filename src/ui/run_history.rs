@@ -302,6 +302,71 @@ fn compare_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         });
 }
 
+/// A confusion matrix as a heat map: each cell shaded by its share of the row, its count written
+/// in it; the target's column outlined.
+fn heat_map(ui: &mut egui::Ui, m: &[Vec<usize>], classes: &[String], target: Option<usize>) {
+    let n = m.len();
+    if n == 0 {
+        return;
+    }
+    let label_w = 90.0;
+    let cell = ((ui.available_width() - label_w) / n as f32).clamp(10.0, 34.0);
+    let size = egui::vec2(label_w + cell * n as f32, cell * n as f32 + 4.0);
+    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    let text = ui.visuals().text_color();
+    for (i, row) in m.iter().enumerate() {
+        let total = row.iter().sum::<usize>().max(1) as f32;
+        let y = rect.min.y + i as f32 * cell;
+        painter.text(
+            egui::pos2(rect.min.x + label_w - 4.0, y + cell / 2.0),
+            egui::Align2::RIGHT_CENTER,
+            classes.get(i).map_or("?", String::as_str),
+            egui::FontId::proportional(10.0),
+            text,
+        );
+        for (j, &count) in row.iter().enumerate() {
+            let share = count as f32 / total;
+            let r = egui::Rect::from_min_size(
+                egui::pos2(rect.min.x + label_w + j as f32 * cell, y),
+                egui::vec2(cell - 1.0, cell - 1.0),
+            );
+            let shade = |full: u8| (255.0 - (255.0 - f32::from(full)) * share) as u8;
+            painter.rect_filled(
+                r,
+                1.0,
+                egui::Color32::from_rgb(shade(30), shade(90), shade(200)),
+            );
+            if count > 0 && cell >= 16.0 {
+                let ink = if share > 0.5 {
+                    egui::Color32::WHITE
+                } else {
+                    egui::Color32::BLACK
+                };
+                painter.text(
+                    r.center(),
+                    egui::Align2::CENTER_CENTER,
+                    count.to_string(),
+                    egui::FontId::proportional(9.0),
+                    ink,
+                );
+            }
+        }
+    }
+    if let Some(t) = target.filter(|&t| t < n) {
+        let col = egui::Rect::from_min_size(
+            egui::pos2(rect.min.x + label_w + t as f32 * cell, rect.min.y),
+            egui::vec2(cell - 1.0, cell * n as f32 - 1.0),
+        );
+        painter.rect_stroke(
+            col,
+            1.0,
+            egui::Stroke::new(2.0, egui::Color32::from_rgb(230, 120, 40)),
+            egui::StrokeKind::Outside,
+        );
+    }
+}
+
 fn run_detail_ui(state: &mut StudioState, e: &RunEntry, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.strong(format!("Run “{}”", e.row.name));
@@ -390,6 +455,23 @@ fn run_detail_ui(state: &mut StudioState, e: &RunEntry, ui: &mut egui::Ui) {
                 plot.points(egui_plot::Points::new("", pts).radius(3.0));
             });
     });
+    if !r.confusion_clean.is_empty() {
+        ui.label("Confusion (rows: true class, columns: predicted; shade: fraction of the row)");
+        ui.columns(2, |cols| {
+            for (col, (title, m)) in cols.iter_mut().zip([
+                ("clean test clips", &r.confusion_clean),
+                ("triggered test clips", &r.confusion_triggered),
+            ]) {
+                col.label(egui::RichText::new(title).strong());
+                heat_map(
+                    col,
+                    m,
+                    &r.classes,
+                    r.classes.iter().position(|c| *c == r.target_name),
+                );
+            }
+        });
+    }
     egui::CollapsingHeader::new("Spec (as run)")
         .id_salt(format!("spec-{}", e.row.dir))
         .show(ui, |ui| {

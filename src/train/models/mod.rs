@@ -193,6 +193,32 @@ impl Model {
     }
 }
 
+impl Model {
+    /// An `av_fusion` model's three answers for a batch — (video branch, audio branch, fused)
+    /// logits — whether it was trained jointly or not; `None` for a single-modality model.
+    pub fn branch_logits(
+        &self,
+        video: Option<&Tensor>,
+        audio: Option<&Tensor>,
+    ) -> Result<Option<(Tensor, Tensor, Tensor)>> {
+        let Model::Fusion {
+            video: v,
+            audio: a,
+            config,
+        } = self
+        else {
+            return Ok(None);
+        };
+        let audio =
+            audio.ok_or_else(|| candle_core::Error::Msg("the model needs audio input".into()))?;
+        let lv = v.forward(video, None)?.logits;
+        let la = a.forward(audio)?;
+        let w = config.video_weight;
+        let fused = ((&lv * w)? + (&la * (1.0 - w))?)?;
+        Ok(Some((lv, la, fused)))
+    }
+}
+
 /// Parameter count of a VarMap.
 pub fn parameter_count(vm: &candle_nn::VarMap) -> usize {
     vm.all_vars().iter().map(|v| v.elem_count()).sum()
