@@ -16,8 +16,8 @@ use triggerlab::core::experiment::parse_experiment;
 use triggerlab::core::synth::SynthSpec;
 use triggerlab::jobs::lens::{LensClip, lens_clip};
 use triggerlab::train::predict::Predictor;
+use triggerlab::ui::Tab;
 use triggerlab::ui::experiment_state::ExperimentsView;
-use triggerlab::ui::{Tab, UiCommand};
 
 /// Implants its backdoor in a few seconds (3 classes, 6 frames at 32², He init): ASR 1.0 with
 /// CA 0.75–0.83 for seeds 7 and 8.
@@ -397,6 +397,11 @@ fn a_three_value_sweep_plots_what_the_runs_predictor_says_for_the_library() {
         sw.hi = 1.0;
         sw.steps = 3;
     }
+    h.step();
+    h.get_by_label("Sensitivity sweep…").click();
+    // A new window is laid out on its first frame and shown on the next.
+    h.step();
+    h.step();
     h.step();
     h.get_by_label("Run sweep").click();
     h.step();

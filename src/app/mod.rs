@@ -99,6 +99,13 @@ pub struct StudioOptions {
     pub runs_root: Option<PathBuf>,
     /// Start the guided demo at startup, as its button would.
     pub demo: bool,
+    /// Open the Experiments tab on the run history.
+    pub history: bool,
+    /// Tick these run folders in the run history (their curves overlaid).
+    pub compare: Vec<PathBuf>,
+    /// Once the lens's model is loaded, run its sensitivity sweep on this parameter (a spec
+    /// path such as `visual.opacity`, or `temporal.frames`) over its default range.
+    pub sweep: Option<String>,
 }
 
 type AudioMixJob = Job<Result<Option<TriggerAudio>, String>>;
@@ -160,6 +167,8 @@ pub struct TriggerLabApp {
     lens_model: Option<std::sync::Arc<crate::train::predict::Predictor>>,
     /// The lens's sensitivity sweep on its worker.
     sweep: Option<Job<jobs::lens::SweepEvent>>,
+    /// `--sweep` was started.
+    sweep_started: bool,
     lens_load: Option<(
         PathBuf,
         Job<Result<crate::train::predict::Predictor, String>>,
@@ -276,6 +285,17 @@ impl TriggerLabApp {
         if let Some(dir) = &opts.model {
             state.commands.push(UiCommand::LoadModel(dir.clone()));
         }
+        if opts.history {
+            state.tab = crate::ui::Tab::Experiments;
+            state.experiments.view = crate::ui::experiment_state::ExperimentsView::History;
+        }
+        state.experiments.history.selected = opts
+            .compare
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        state.lens.sweep.path = opts.sweep.clone().unwrap_or_default();
+        state.lens.sweep.open = opts.sweep.is_some();
         let autosave_dir = opts
             .autosave_dir
             .clone()
@@ -301,6 +321,7 @@ impl TriggerLabApp {
             patch_import: None,
             lens_model: None,
             sweep: None,
+            sweep_started: false,
             lens_load: None,
             lens_job: None,
             writes: Vec::new(),
@@ -488,6 +509,8 @@ impl TriggerLabApp {
             || self.lens_load.is_some()
             || self.lens_job.is_some()
             || self.sweep.is_some()
+            || self.runs.scanning()
+            || self.sweep_pending()
     }
 
     /// Startup work or the selected clip's loading (the workers doing it wake the UI).
@@ -1248,6 +1271,7 @@ impl TriggerLabApp {
         self.drain_patch_import();
         self.drain_lens();
         self.drain_sweep();
+        self.auto_sweep();
         let mut finished = Vec::new();
         for (k, job) in self.writes.iter().enumerate() {
             let done = job.worker_done();

@@ -51,6 +51,11 @@ impl RunsCtl {
         self.experiment.is_some()
     }
 
+    /// The run history is being scanned.
+    pub fn scanning(&self) -> bool {
+        self.scan.is_some()
+    }
+
     /// Parses the tab's spec and starts the run on a worker thread; a bad spec is reported next
     /// to the editor, naming the field.
     pub fn start(&mut self, state: &mut StudioState) {

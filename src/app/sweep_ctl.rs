@@ -74,6 +74,38 @@ impl TriggerLabApp {
         }
     }
 
+    /// `--sweep`: asked for and not started yet (startup work the screenshot waits for).
+    pub(super) fn sweep_pending(&self) -> bool {
+        self.opts.sweep.is_some() && !self.sweep_started
+    }
+
+    /// Starts `--sweep`'s sweep once the lens has its model and a clip.
+    pub(super) fn auto_sweep(&mut self) {
+        if !self.sweep_pending() {
+            return;
+        }
+        if self.state.lens.error.is_some() {
+            self.sweep_started = true;
+            return;
+        }
+        // The whole library: SynthMotion's clips arrive in the background.
+        if self.lens_model.is_some()
+            && self.state.selected_entry().is_some()
+            && self.synth.is_none()
+        {
+            self.sweep_started = true;
+            if let Some(m) = &self.state.lens.model {
+                let params = crate::core::sweep::sweepable(&self.state.doc.design().spec, m.frames);
+                let sw = &mut self.state.lens.sweep;
+                if let Some(p) = params.iter().find(|p| p.path == sw.path) {
+                    sw.lo = p.lo;
+                    sw.hi = p.hi;
+                }
+            }
+            self.start_sweep();
+        }
+    }
+
     pub(super) fn cancel_sweep(&mut self) {
         if let Some(job) = self.sweep.take() {
             job.cancel();

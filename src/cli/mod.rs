@@ -70,6 +70,16 @@ pub struct StudioArgs {
     /// The run history's output root (default `runs`).
     #[arg(long, value_name = "DIR")]
     pub runs: Option<PathBuf>,
+    /// Open the Experiments tab on the run history.
+    #[arg(long)]
+    pub history: bool,
+    /// Tick this run folder in the run history (repeat to overlay several).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub compare: Vec<PathBuf>,
+    /// Run the model lens's sensitivity sweep on this parameter once --model is loaded (e.g.
+    /// visual.opacity, visual.size, temporal.frames), over its default range.
+    #[arg(long, value_name = "PARAM")]
+    pub sweep: Option<String>,
     /// Open this project (*.tlab.json).
     #[arg(long, value_name = "FILE")]
     pub project: Option<PathBuf>,

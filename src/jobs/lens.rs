@@ -197,6 +197,14 @@ pub fn sweep_job(req: SweepRequest, repaint: Repaint) -> std::io::Result<Job<Swe
                 }
             }
         }
+        if counted.is_empty() {
+            tx.send(SweepEvent::Failed(format!(
+                "none of the library's {} clips can show a flip: each is of the target class or \
+                 already called the target when clean",
+                req.clips.len()
+            )));
+            return;
+        }
         if !tx.send(SweepEvent::Ready {
             clips: counted.len(),
             total: req.clips.len(),

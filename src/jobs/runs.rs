@@ -203,8 +203,10 @@ pub fn read_run(dir: &Path) -> RunEntry {
 }
 
 fn describe(entry: &mut RunEntry, spec: &ExperimentSpec) {
-    if !spec.name.is_empty() {
-        entry.row.name = spec.name.clone();
+    // The spec's name, with the folder's when they differ (runs of one spec under several
+    // folders stay apart in the table, the legend and the CSV).
+    if !spec.name.is_empty() && spec.name != entry.row.name {
+        entry.row.name = format!("{} ({})", spec.name, entry.row.name);
     }
     entry.row.attack = attack_summary(spec);
     entry.row.model = crate::core::report::model_name(spec);

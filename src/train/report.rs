@@ -235,6 +235,9 @@ pub const RUN_COLOURS: [(u8, u8, u8); 8] = [
     (127, 127, 127),
 ];
 
+/// One panel of the overlay: title, axis maximum, the value per epoch.
+type Panel = (&'static str, f64, fn(&EpochMetrics) -> f64);
+
 /// Several runs' loss, CA and ASR per epoch in three panels, one colour per run, with a legend
 /// by run name: the run history's "export plot".
 pub fn draw_overlay(path: &Path, runs: &[(String, Vec<EpochMetrics>)]) -> anyhow::Result<()> {
@@ -257,7 +260,7 @@ pub fn draw_overlay(path: &Path, runs: &[(String, Vec<EpochMetrics>)]) -> anyhow
             .fold(0.0, f64::max)
             .max(1e-3)
             * 1.1;
-        let metric: [(&str, f64, fn(&EpochMetrics) -> f64); 3] = [
+        let metric: [Panel; 3] = [
             ("training loss", max_loss, |m| m.train_loss),
             ("clean accuracy (CA)", 1.0, |m| m.ca),
             ("attack success rate (ASR)", 1.0, |m| m.asr),

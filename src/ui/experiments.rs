@@ -38,7 +38,7 @@ pub fn experiments_ui(state: &mut StudioState, ui: &mut egui::Ui) {
         .show(ui, |ui| spec_ui(state, ui));
     if state.experiments.view == ExperimentsView::History {
         egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical()
+            egui::ScrollArea::both()
                 .id_salt("history-scroll")
                 .show(ui, |ui| super::run_history::run_history_ui(state, ui));
         });

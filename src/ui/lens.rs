@@ -154,10 +154,13 @@ pub fn lens_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     {
         branches_ui(ui, &m, rows);
     }
-    egui::CollapsingHeader::new("Sensitivity sweep")
-        .id_salt("lens-sweep-section")
-        .default_open(true)
-        .show(ui, |ui| super::sweep::sweep_ui(state, ui));
+    if ui
+        .button("Sensitivity sweep…")
+        .on_hover_text("how small can the trigger be? one parameter over a range")
+        .clicked()
+    {
+        state.lens.sweep.open = true;
+    }
 }
 
 /// One cell of the branch table: the top class and its probability, `(target)` on the target.

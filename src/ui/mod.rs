@@ -72,6 +72,7 @@ pub fn studio_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                 .show(ui, |ui| inspector::inspector_ui(state, ui));
             egui::CentralPanel::default().show(ui, |ui| canvas::canvas_ui(state, ui));
             patch_editor::patch_editor_ui(state, ui.ctx());
+            sweep::sweep_window(state, ui.ctx());
         }
         Tab::Experiments => {
             egui::CentralPanel::default().show(ui, |ui| experiments::experiments_ui(state, ui));

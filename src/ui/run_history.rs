@@ -206,7 +206,9 @@ fn table_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                             h.focused = (!focused).then(|| dir.clone());
                         }
                         ui.label(&e.row.date);
-                        ui.label(&e.row.attack);
+                        // The trigger and its placement; the rest (modality, ρ, target) on hover.
+                        let short: Vec<&str> = e.row.attack.split(" · ").take(3).collect();
+                        ui.label(short.join(" · ")).on_hover_text(&e.row.attack);
                         ui.label(&e.row.model);
                         ui.label(fig(e.row.ca));
                         let asr = ui.label(fig(e.row.asr));
@@ -296,7 +298,8 @@ fn compare_ui(state: &mut StudioState, ui: &mut egui::Ui) {
                 ui.label(fig(e.row.robust_acc));
                 ui.label(e.row.wall_secs.map_or("–".into(), |w| format!("{w:.1}")));
                 ui.label(e.row.seed.to_string());
-                ui.label(&e.row.attack);
+                let short: Vec<&str> = e.row.attack.split(" · ").take(3).collect();
+                ui.label(short.join(" · ")).on_hover_text(&e.row.attack);
                 ui.end_row();
             }
         });

@@ -29,6 +29,8 @@ pub struct SweepState {
     pub about: Option<(String, u64, usize)>,
     /// Where the plot was drawn (tests read its pixels).
     pub plot_rect: Option<egui::Rect>,
+    /// The sweep's window is showing.
+    pub open: bool,
 }
 
 impl Default for SweepState {
@@ -43,6 +45,7 @@ impl Default for SweepState {
             error: None,
             about: None,
             plot_rect: None,
+            open: false,
         }
     }
 }
@@ -71,6 +74,20 @@ impl SweepState {
         let f = self.points.iter().map(|p| [p.value, p.flipped]).collect();
         (t, f)
     }
+}
+
+/// The sweep's window (over the studio, beside the lens).
+pub fn sweep_window(state: &mut StudioState, ctx: &egui::Context) {
+    if !state.lens.sweep.open || state.lens.model.is_none() {
+        return;
+    }
+    let mut open = true;
+    egui::Window::new("Sensitivity sweep")
+        .open(&mut open)
+        .default_width(460.0)
+        .default_pos(egui::pos2(520.0, 120.0))
+        .show(ctx, |ui| sweep_ui(state, ui));
+    state.lens.sweep.open &= open;
 }
 
 pub fn sweep_ui(state: &mut StudioState, ui: &mut egui::Ui) {
@@ -165,7 +182,7 @@ pub fn sweep_ui(state: &mut StudioState, ui: &mut egui::Ui) {
     );
     let (target, flipped) = sw.series();
     let shown = Plot::new("lens-sweep")
-        .height(150.0)
+        .height(240.0)
         .include_y(0.0)
         .include_y(1.0)
         .x_axis_label(label.as_str())
