@@ -198,7 +198,10 @@ fn main() {
             }
         }),
     );
-    println!("  ({sweeps} sweeps started, {points} points plotted meanwhile)");
+    println!(
+        "  ({sweeps} sweeps started, {points} points plotted meanwhile; last error: {:?})",
+        h.state().state().lens.sweep.error
+    );
     h.state_mut().state_mut().tab = Tab::Experiments;
     h.state_mut().state_mut().experiments.view =
         triggerlab::ui::experiment_state::ExperimentsView::History;

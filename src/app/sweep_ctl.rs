@@ -21,6 +21,12 @@ impl TriggerLabApp {
             sw.error = Some("this trigger has no parameter to sweep".into());
             return;
         };
+        // A parameter the window has not shown yet starts from its own default range.
+        if sw.path != param.path {
+            sw.path = param.path.clone();
+            sw.lo = param.lo;
+            sw.hi = param.hi;
+        }
         let values = sw.values(&param);
         if values.is_empty() {
             sw.error = Some(format!("{}: the range is not a number", param.label));
