@@ -210,6 +210,18 @@ fn enum_name<T: Serialize>(v: &T, tag: &str) -> String {
     }
 }
 
+/// The run history's colours, one per compared run (the studio's plot uses the same).
+pub const RUN_COLOURS: [(u8, u8, u8); 8] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+];
+
 /// A run as the run history's table (and its CSV export) shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunRow {

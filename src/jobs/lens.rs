@@ -7,7 +7,8 @@ use super::{Job, Repaint, start};
 use crate::core::attack::AttackSpec;
 use crate::core::synth::{SynthSpec, synth_clip};
 use crate::media::assets::FileAssets;
-use crate::train::predict::{Branches, Predictor};
+pub use crate::train::predict::Branches;
+use crate::train::predict::Predictor;
 use std::path::PathBuf;
 use std::sync::Arc;
 

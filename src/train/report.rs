@@ -223,17 +223,7 @@ fn register_font() {
     });
 }
 
-/// The run history's colours, one per compared run (the studio's plot uses the same).
-pub const RUN_COLOURS: [(u8, u8, u8); 8] = [
-    (31, 119, 180),
-    (255, 127, 14),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (140, 86, 75),
-    (227, 119, 194),
-    (127, 127, 127),
-];
+pub use crate::core::report::RUN_COLOURS;
 
 /// One panel of the overlay: title, axis maximum, the value per epoch.
 type Panel = (&'static str, f64, fn(&EpochMetrics) -> f64);

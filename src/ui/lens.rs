@@ -173,11 +173,7 @@ pub fn branch_cell(m: &LensModel, probs: &[f64]) -> String {
 
 /// An `av_fusion` model's branches: rows by where the trigger is, columns video branch, audio
 /// branch, fused; a cell answering the target in the attack's colour.
-fn branches_ui(
-    ui: &mut egui::Ui,
-    m: &LensModel,
-    rows: &[(String, crate::train::predict::Branches)],
-) {
+fn branches_ui(ui: &mut egui::Ui, m: &LensModel, rows: &[(String, crate::jobs::lens::Branches)]) {
     ui.separator();
     ui.strong("Audio-visual branches");
     ui.label(

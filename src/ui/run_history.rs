@@ -94,7 +94,7 @@ impl RunHistoryState {
 
 /// Run `i`'s colour in the comparison (the exported PNG uses the same).
 pub fn colour(i: usize) -> egui::Color32 {
-    let (r, g, b) = crate::train::report::RUN_COLOURS[i % crate::train::report::RUN_COLOURS.len()];
+    let (r, g, b) = crate::core::report::RUN_COLOURS[i % crate::core::report::RUN_COLOURS.len()];
     egui::Color32::from_rgb(r, g, b)
 }
 
